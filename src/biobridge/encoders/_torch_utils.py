@@ -1,0 +1,77 @@
+"""Device / dtype / thread helpers shared by the torch-based encoders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} requested but CUDA is not available")
+    return str(device)
+
+
+def resolve_dtype(dtype: str | None, device: str):
+    """torch dtype for the model weights; half precision only on GPU."""
+    import torch
+
+    if dtype is None:
+        return torch.float32
+    if not isinstance(dtype, str):
+        dtype = str(dtype).replace("torch.", "")
+    key = _DTYPES.get(dtype.lower())
+    if key is None:
+        raise ValueError(f"unknown dtype {dtype!r}; use float32, float16/fp16 or bfloat16/bf16")
+    if key != "float32" and not device.startswith("cuda"):
+        raise ValueError(f"dtype={dtype!r} needs a CUDA device (got device={device!r}); use float32 on CPU")
+    return getattr(torch, key)
+
+
+def configure_cpu_threads() -> None:
+    """Use every core torch may use, unless the user set OMP/MKL thread counts or torch threads already."""
+    import torch
+
+    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def require_local_model_dir(model_dir: str | Path, required: tuple[str, ...] = ("config.json",)) -> Path:
+    """The directory as a Path; FileNotFoundError naming what is missing. Never touches the network."""
+    path = Path(model_dir).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"model directory {str(path)!r} does not exist (models are loaded from local paths only; "
+            "nothing is downloaded)"
+        )
+    missing = [f for f in required if not (path / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"model directory {str(path)!r} lacks {', '.join(missing)}")
+    weights = list(path.glob("*.safetensors")) + list(path.glob("*.bin"))
+    if not weights:
+        raise FileNotFoundError(
+            f"model directory {str(path)!r} has no weights file (*.safetensors or pytorch_model.bin)"
+        )
+    return path
+
+
+def offline_env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
