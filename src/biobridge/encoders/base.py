@@ -72,6 +72,16 @@ class Encoder(ABC):
             raise RuntimeError(f"{self.name}: produced shape {out.shape}, expected {(len(items), self.dim)}")
         return out
 
+    def encode_with_failures(
+        self, items: Sequence[str], batch_size: int | None = None, progress: bool = False
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        """For pre-validated items: (embeddings (n, dim), {index: reason} for items that failed in the model).
+
+        Rows of failed items are undefined (zeros). Encoders whose model can fail per item (e.g. UniMol
+        conformer generation) override this; the embedding store records those as failures.
+        """
+        return self.encode_prevalidated(items, batch_size=batch_size, progress=progress), {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
 

@@ -64,9 +64,10 @@ class HuggingFaceTextEncoder(Encoder):
         self.dim = int(hidden)
         pos = cfg.get("max_position_embeddings")
         if pos and self.max_length > int(pos):
-            raise ValueError(
-                f"max_length={self.max_length} exceeds the model's max_position_embeddings={pos}"
+            log.warning(
+                "max_length=%d exceeds max_position_embeddings=%s; using %s", self.max_length, pos, pos
             )
+            self.max_length = int(pos)
         pool = "mean" + ("+l2" if self.normalize else "")
         self.name = name or f"hf-text:{self.model_dir.name}:{pool}:max{self.max_length}"
         if self.dtype != "float32":

@@ -245,9 +245,12 @@ def encode_kg(
             )
         valid = [features[k] for k in ok]
         log.info("%s: encoding %d nodes with %s", node_type, len(valid), encoder.name)
+        model_failures: dict[int, str] = {}
         if valid:
             if isinstance(encoder, Encoder):
-                emb = encoder.encode_prevalidated(valid, batch_size=batch_size, progress=progress)
+                emb, model_failures = encoder.encode_with_failures(
+                    valid, batch_size=batch_size, progress=progress
+                )
             else:
                 emb = encoder.encode(valid, batch_size=batch_size, progress=progress)
         else:
@@ -255,6 +258,21 @@ def encode_kg(
         emb = np.ascontiguousarray(emb, dtype=np.float32)
         if emb.shape != (len(valid), int(encoder.dim)):
             raise RuntimeError(f"{encoder.name} returned shape {emb.shape} for {len(valid)} items")
+        if model_failures:
+            for j, reason in sorted(model_failures.items()):
+                k = ok[j]
+                failures.append({"node_index": int(node_index[k]), "node_id": node_ids[k], "reason": reason})
+            log.warning(
+                "%s: %d nodes failed inside %s and are recorded as failures",
+                node_type,
+                len(model_failures),
+                encoder.name,
+            )
+            keep = np.asarray([j not in model_failures for j in range(len(valid))], dtype=bool)
+            emb = np.ascontiguousarray(emb[keep])
+            ok = [k for j, k in enumerate(ok) if keep[j]]
+            valid = [v for j, v in enumerate(valid) if keep[j]]
+            failures.sort(key=lambda f: f["node_index"])
         if not np.isfinite(emb).all():
             raise RuntimeError(f"{encoder.name} produced non-finite embeddings for node type {node_type!r}")
         seconds = time.perf_counter() - t0
