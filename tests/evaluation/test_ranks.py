@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from biobridge.evaluation import ranks as ranks_module
+from biobridge.evaluation.ranks import filtered_rank_bounds, filtered_realistic_ranks
+
+
+def brute_force(scores, gold):
+    q_idx, opt, pess = [], [], []
+    for i in range(scores.shape[0]):
+        non_gold = scores[i][~gold[i]]
+        for j in np.flatnonzero(gold[i]):
+            q_idx.append(i)
+            opt.append(1 + int((non_gold > scores[i, j]).sum()))
+            pess.append(1 + int((non_gold >= scores[i, j]).sum()))
+    return np.array(q_idx), np.array(opt), np.array(pess)
+
+
+@pytest.mark.usefixtures("rank_path")
+def test_tie_example_from_the_brief():
+    scores = np.array([[0.9, 0.5, 0.5, 0.1]])
+    gold = np.array([[False, True, False, False]])
+    q, opt, pess = filtered_rank_bounds(scores, gold)
+    assert q.tolist() == [0] and opt.tolist() == [2] and pess.tolist() == [3]
+    q, rank = filtered_realistic_ranks(scores, gold)
+    assert rank.tolist() == [2.5]
+    assert rank.dtype == np.float64 and q.dtype == np.int64
+
+
+@pytest.mark.usefixtures("rank_path")
+def test_other_golds_are_filtered():
+    scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5]])
+    gold = np.array([[True, False, True, False, True]])
+    q, rank = filtered_realistic_ranks(scores, gold)
+    # gold 0.9: nothing above -> 1; gold 0.7: only 0.8 (non-gold) above -> 2; gold 0.5: 0.8, 0.6 above -> 3
+    assert q.tolist() == [0, 0, 0]
+    assert rank.tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.usefixtures("rank_path")
+def test_tied_golds_do_not_count_against_each_other():
+    scores = np.array([[0.5, 0.5, 0.5, 0.2]])
+    gold = np.array([[True, True, False, False]])
+    _, opt, pess = filtered_rank_bounds(scores, gold)
+    assert opt.tolist() == [1, 1] and pess.tolist() == [2, 2]
+
+
+@pytest.mark.usefixtures("rank_path")
+def test_several_queries_and_row_order():
+    scores = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
+    gold = np.array([[True, False, False], [False, True, True]])
+    q, rank = filtered_realistic_ranks(scores, gold)
+    assert q.tolist() == [0, 1, 1]
+    assert rank.tolist() == [3.0, 2.0, 2.0]
+
+
+@pytest.fixture(params=[0, 10**9], ids=["sorting", "comparison"])
+def rank_path(request, monkeypatch):
+    monkeypatch.setattr(ranks_module, "_COMPARE_MAX_GOLD_PER_ROW", request.param)
+
+
+@pytest.mark.usefixtures("rank_path")
+def test_infinite_scores_and_all_equal():
+    scores = np.array([[-np.inf, -np.inf, -np.inf, 1.0], [np.inf, np.inf, 0.0, 0.0]])
+    gold = np.array([[True, False, True, False], [False, True, False, True]])
+    _, opt, pess = filtered_rank_bounds(scores, gold)
+    assert opt.tolist() == [2, 2, 1, 2]
+    assert pess.tolist() == [3, 3, 2, 3]
+    same = np.zeros((1, 5))
+    _, rank = filtered_realistic_ranks(same, np.array([[False, False, True, False, False]]))
+    assert rank.tolist() == [3.0]  # (1 + 5) / 2: expected position among 5 tied candidates
+
+
+def test_nan_raises_and_shapes_checked():
+    with pytest.raises(ValueError, match="NaN"):
+        filtered_realistic_ranks(np.array([[0.1, np.nan]]), np.array([[True, False]]))
+    with pytest.raises(ValueError):
+        filtered_realistic_ranks(np.zeros((2, 3)), np.zeros((2, 2), dtype=bool))
+    with pytest.raises(ValueError):
+        filtered_realistic_ranks(np.zeros((2, 3)), np.zeros((2, 3), dtype=int))
+
+
+def test_no_gold_gives_empty():
+    q, rank = filtered_realistic_ranks(np.zeros((3, 4)), np.zeros((3, 4), dtype=bool))
+    assert len(q) == 0 and len(rank) == 0
+
+
+@pytest.mark.parametrize("block_cells", [1, 7, 1 << 22])
+@pytest.mark.parametrize("compare_max", [0, 1, 10**9])  # sorting only, mixed, comparison only
+def test_matches_brute_force_with_ties(monkeypatch, block_cells, compare_max):
+    monkeypatch.setattr(ranks_module, "_MAX_BLOCK_CELLS", block_cells)
+    monkeypatch.setattr(ranks_module, "_COMPARE_MAX_GOLD_PER_ROW", compare_max)
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.normal(size=(37, 23)), 1).astype(np.float32)  # many ties
+    scores[0, :5] = np.inf
+    scores[1, :5] = -np.inf
+    gold = rng.random((37, 23)) < 0.2
+    q, opt, pess = filtered_rank_bounds(scores, gold)
+    q2, opt2, pess2 = brute_force(scores, gold)
+    np.testing.assert_array_equal(q, q2)
+    np.testing.assert_array_equal(opt, opt2)
+    np.testing.assert_array_equal(pess, pess2)
