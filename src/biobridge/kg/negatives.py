@@ -132,7 +132,7 @@ class NegativeSampler:
         if (valid_count <= 0).any():
             row = int(np.flatnonzero(valid_count <= 0)[0])
             raise ValueError(
-                f"no valid negative of type {self.type_names[codes[row]]!r} for head {heads[row]} "
+                f"no valid negative of type {str(self.type_names[codes[row]])!r} for head {heads[row]} "
                 f"(and {int((valid_count <= 0).sum()) - 1} other rows): every training node of that type is "
                 "linked to it"
             )
