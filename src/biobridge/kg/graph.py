@@ -139,7 +139,9 @@ def validate_kg(kg: KnowledgeGraph) -> None:
         raise KGFormatError(f"node types without a modality: {sorted(unknown_types)}")
     if nodes.duplicated(["node_type", "node_id"]).any():
         dup = nodes[nodes.duplicated(["node_type", "node_id"], keep=False)].head(3)
-        raise KGFormatError(f"duplicate (node_type, node_id): {dup[['node_type', 'node_id']].values.tolist()}")
+        raise KGFormatError(
+            f"duplicate (node_type, node_id): {dup[['node_type', 'node_id']].values.tolist()}"
+        )
     n = len(nodes)
     for col in ("head", "tail"):
         v = triples[col].to_numpy()

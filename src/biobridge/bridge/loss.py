@@ -1,0 +1,33 @@
+"""InfoNCE on cosine similarity (DESIGN.md §1), with sampled and optional in-batch negatives."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def info_nce_loss(
+    outputs: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor | None,
+    temperature: float,
+    in_batch_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Cross-entropy of the positive against its negatives, on cosine similarity / temperature.
+
+    outputs, positives: (B, H). negatives: (B, K, H) sampled negatives or None.
+    in_batch_mask: optional (B, B) bool, True where the j-th positive of the batch may serve as a negative for
+    row i (same tail type, not a known positive of head i, j != i). The diagonal is the row's own positive.
+    """
+    o = F.normalize(outputs, dim=-1)
+    p = F.normalize(positives, dim=-1)
+    logits = [(o * p).sum(-1, keepdim=True)]
+    if negatives is not None and negatives.shape[1] > 0:
+        n = F.normalize(negatives, dim=-1)
+        logits.append(torch.einsum("bh,bkh->bk", o, n))
+    if in_batch_mask is not None:
+        sim = o @ p.T
+        logits.append(sim.masked_fill(~in_batch_mask, float("-inf")))
+    all_logits = torch.cat(logits, dim=1) / temperature
+    target = torch.zeros(all_logits.shape[0], dtype=torch.long, device=all_logits.device)
+    return F.cross_entropy(all_logits, target)

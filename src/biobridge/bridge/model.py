@@ -1,0 +1,139 @@
+"""The bridge (DESIGN.md §1): per-type projections and a relation-conditioned transformer.
+
+``z = P_{type(h)} e_h``; tokens ``[z, tau(type(h)), rho(r), tau(type(t))]``; ``o = Encoder(tokens)[0] + z``.
+Candidates are scored by ``cos(o, P_{type(c)} e_c)``. Types and relations are addressed by name at the API
+boundary; their integer ids exist only inside the module and are saved with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from biobridge.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class BridgeSchema:
+    """Which node types (with their input embedding sizes) and relations the model knows."""
+
+    input_dims: dict[str, int]
+    relations: tuple[str, ...]
+
+    @property
+    def node_types(self) -> tuple[str, ...]:
+        return tuple(sorted(self.input_dims))
+
+    def to_dict(self) -> dict:
+        return {"input_dims": dict(sorted(self.input_dims.items())), "relations": list(self.relations)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BridgeSchema:
+        return cls(input_dims={k: int(v) for k, v in data["input_dims"].items()}, relations=tuple(data["relations"]))
+
+
+class BridgeModel(nn.Module):
+    def __init__(self, schema: BridgeSchema, config: ModelConfig):
+        super().__init__()
+        self.schema = schema
+        self.config = config
+        h = config.hidden_dim
+        self.type_ids = {t: i for i, t in enumerate(schema.node_types)}
+        self.relation_ids = {r: i for i, r in enumerate(schema.relations)}
+        self.projections = nn.ModuleDict({t: nn.Linear(d, h, bias=False) for t, d in schema.input_dims.items()})
+        self.node_type_embed = nn.Sequential(nn.Embedding(len(self.type_ids), h), nn.LayerNorm(h))
+        self.relation_embed = nn.Sequential(nn.Embedding(max(1, len(self.relation_ids)), h), nn.LayerNorm(h))
+        if config.n_layers > 0:
+            layer = nn.TransformerEncoderLayer(
+                d_model=h,
+                nhead=config.n_heads,
+                dim_feedforward=config.ff_dim,
+                dropout=config.dropout,
+                activation=config.activation,
+                batch_first=True,
+                norm_first=False,
+            )
+            self.encoder: nn.Module | None = nn.TransformerEncoder(
+                layer, num_layers=config.n_layers, enable_nested_tensor=False
+            )
+        else:
+            self.encoder = None
+
+    # ---- name -> id ----------------------------------------------------------------------------
+    def type_id(self, node_type: str) -> int:
+        try:
+            return self.type_ids[node_type]
+        except KeyError:
+            raise KeyError(f"the bridge has no node type {node_type!r}; known: {list(self.type_ids)}") from None
+
+    def relation_id(self, relation: str) -> int:
+        try:
+            return self.relation_ids[relation]
+        except KeyError:
+            raise KeyError(f"the bridge has no relation {relation!r}; known: {list(self.relation_ids)}") from None
+
+    # ---- forward pieces ---------------------------------------------------------------------------
+    def project(self, embeddings: torch.Tensor, node_type: str) -> torch.Tensor:
+        """``P_t e``: raw encoder embeddings of one node type -> the shared H-d space."""
+        if node_type not in self.projections:
+            raise KeyError(f"the bridge has no projection for node type {node_type!r}")
+        return self.projections[node_type](embeddings)
+
+    def project_mixed(self, embeddings: Sequence[torch.Tensor], node_types: Sequence[str]) -> torch.Tensor:
+        """Project several per-type groups and concatenate in the given order."""
+        return torch.cat([self.project(e, t) for e, t in zip(embeddings, node_types, strict=True)], dim=0)
+
+    def transform(
+        self,
+        z: torch.Tensor,
+        head_type_ids: torch.Tensor,
+        relation_ids: torch.Tensor,
+        tail_type_ids: torch.Tensor,
+    ) -> torch.Tensor:
+        """Carry projected heads ``z`` (B, H) towards the tail space of each (relation, tail type)."""
+        if self.encoder is None:
+            out = self.node_type_embed(tail_type_ids) + self.relation_embed(relation_ids)
+            return out + z if self.config.residual else out
+        tokens = torch.stack(
+            [
+                z,
+                self.node_type_embed(head_type_ids),
+                self.relation_embed(relation_ids),
+                self.node_type_embed(tail_type_ids),
+            ],
+            dim=1,
+        )
+        out = self.encoder(tokens)[:, 0]
+        return out + z if self.config.residual else out
+
+    def transform_named(
+        self, embeddings: torch.Tensor, head_type: str, relation: str, tail_type: str
+    ) -> torch.Tensor:
+        """Project raw head embeddings of one type and transform them for one (relation, tail type)."""
+        z = self.project(embeddings, head_type)
+        n = z.shape[0]
+        ids = [torch.full((n,), i, dtype=torch.long, device=z.device) for i in (
+            self.type_id(head_type), self.relation_id(relation), self.type_id(tail_type))]
+        return self.transform(z, *ids)
+
+    def describe(self) -> dict:
+        return {
+            "schema": self.schema.to_dict(),
+            "model": asdict(self.config),
+            "n_parameters": sum(p.numel() for p in self.parameters()),
+        }
+
+    # ---- persistence (see biobridge.bridge.checkpoint) --------------------------------------------
+    def save_pretrained(self, directory, metadata: dict | None = None):
+        from biobridge.bridge.checkpoint import save_checkpoint
+
+        return save_checkpoint(self, directory, metadata)
+
+    @classmethod
+    def from_pretrained(cls, directory, map_location: str = "cpu") -> BridgeModel:
+        from biobridge.bridge.checkpoint import load_checkpoint
+
+        return load_checkpoint(directory, map_location)

@@ -1,0 +1,121 @@
+"""Typed, frozen configuration for the bridge model and its training.
+
+Defaults are the CPU preset; ``preset("paper")`` gives the paper's values (DESIGN.md §1).
+TOML files in (``load_train_config``), JSON out (``asdict`` into the checkpoint's config.json).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden_dim: int = 256
+    n_layers: int = 2
+    n_heads: int = 8
+    ff_dim: int = 512
+    dropout: float = 0.1
+    activation: str = "gelu"
+    residual: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.1
+    grad_clip: float = 1.0
+    temperature: float = 0.1
+    n_negatives: int = 5
+    negative_pool: int = 50
+    in_batch_negatives: bool = True
+    max_triples_per_epoch: int | None = None
+    seed: int = 42
+    num_threads: int | None = None
+    log_every: int = 20
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    preset: str = "cpu"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return cls(
+            preset=data.get("preset", "custom"),
+            model=_build(ModelConfig, data.get("model", {})),
+            train=_build(TrainConfig, data.get("train", {})),
+        )
+
+
+PRESETS: dict[str, RunConfig] = {
+    # Trains the default KG in minutes on 2 CPU cores.
+    "cpu": RunConfig(preset="cpu"),
+    # The paper's setting (BioBridge, ICLR 2024): 6 layers, H=768, 12 heads, FF 2048, 10 epochs, batch 4096.
+    "paper": RunConfig(
+        preset="paper",
+        model=ModelConfig(hidden_dim=768, n_layers=6, n_heads=12, ff_dim=2048, dropout=0.1),
+        train=TrainConfig(
+            epochs=10,
+            batch_size=4096,
+            lr=1.6e-3,
+            weight_decay=1e-4,
+            warmup_fraction=0.1,
+            grad_clip=1.0,
+            temperature=0.1,
+            n_negatives=5,
+            negative_pool=50,
+            in_batch_negatives=False,
+        ),
+    ),
+}
+
+
+def preset(name: str) -> RunConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Apply ``{"model.n_layers": 4, "train.epochs": 1, ...}`` (None values are ignored)."""
+    model, train = config.model, config.train
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        section, _, name = key.partition(".")
+        target = {"model": model, "train": train}.get(section)
+        if target is None or name not in {f.name for f in fields(target)}:
+            raise ValueError(f"unknown config key {key!r}")
+        if section == "model":
+            model = replace(model, **{name: value})
+        else:
+            train = replace(train, **{name: value})
+    return replace(config, model=model, train=train)
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read a TOML file: optional ``preset = "paper"`` then ``[model]`` / ``[train]`` tables overriding it."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    base = preset(data.get("preset", "cpu"))
+    overrides = {f"{section}.{k}": v for section in ("model", "train") for k, v in data.get(section, {}).items()}
+    return with_overrides(base, overrides)
+
+
+def _build(cls: type, data: dict[str, Any]):
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    return cls(**data)
