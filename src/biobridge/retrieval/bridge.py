@@ -1,0 +1,189 @@
+"""The high-level facade: a trained bridge + its KG + its embedding store + the encoders that made it.
+
+>>> bridge = Bridge.from_pretrained("runs/default/model")
+>>> bridge.retrieve("MKTAYIAKQR...", head_type="protein", tail_type="biological_process", k=5)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from biobridge.bridge.checkpoint import load_checkpoint, read_checkpoint_config
+from biobridge.bridge.embedding_table import EmbeddingTable
+from biobridge.bridge.model import BridgeModel
+from biobridge.encoders.registry import build_encoder
+from biobridge.encoders.store import EmbeddingStore
+from biobridge.kg.graph import KnowledgeGraph
+from biobridge.retrieval.index import CandidateIndex
+
+Items = str | Sequence[str] | np.ndarray
+
+
+@dataclass(frozen=True)
+class ArtifactPaths:
+    kg_dir: Path
+    store_dir: Path
+
+    def to_relative(self, base: Path) -> dict[str, str]:
+        return {"kg_dir": os.path.relpath(self.kg_dir, base), "store_dir": os.path.relpath(self.store_dir, base)}
+
+    @classmethod
+    def from_config(cls, config: dict, base: Path) -> ArtifactPaths:
+        art = config.get("artifacts")
+        if not art:
+            raise KeyError("checkpoint config.json has no 'artifacts' entry; pass kg_dir and store_dir")
+        return cls(kg_dir=(base / art["kg_dir"]).resolve(), store_dir=(base / art["store_dir"]).resolve())
+
+
+class Bridge:
+    def __init__(self, model: BridgeModel, kg: KnowledgeGraph, table: EmbeddingTable, encoder_specs: dict[str, str]):
+        self.model = model.eval()
+        self.kg = kg
+        self.table = table
+        self.encoder_specs = encoder_specs  # node type -> encoder spec (from the store manifest)
+        self._encoders: dict[str, object] = {}
+        self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
+        self._feature_lookup: dict[str, dict[str, int]] = {}
+
+    @classmethod
+    def from_pretrained(
+        cls, checkpoint_dir: str | Path, kg_dir: str | Path | None = None, store_dir: str | Path | None = None
+    ) -> Bridge:
+        checkpoint_dir = Path(checkpoint_dir)
+        config = read_checkpoint_config(checkpoint_dir)
+        if kg_dir is None or store_dir is None:
+            paths = ArtifactPaths.from_config(config, checkpoint_dir)
+            kg_dir = kg_dir or paths.kg_dir
+            store_dir = store_dir or paths.store_dir
+        kg = KnowledgeGraph.load(kg_dir)
+        expected = config.get("kg_hash")
+        if expected and kg.content_hash() != expected:
+            raise ValueError(f"{kg_dir} is not the KG this bridge was trained on (hash mismatch)")
+        model = load_checkpoint(checkpoint_dir)
+        store = EmbeddingStore.load(store_dir)
+        table = EmbeddingTable.from_store(store, kg.num_nodes, node_types=list(model.schema.node_types))
+        specs = {t: store.manifest[t]["spec"] for t in model.schema.node_types}
+        return cls(model, kg, table, specs)
+
+    # ---- embeddings --------------------------------------------------------------------------------
+    def encode(self, items: Items, node_type: str) -> torch.Tensor:
+        """Raw frozen-encoder embeddings of ``items`` (strings) read as ``node_type``; arrays pass through."""
+        if isinstance(items, np.ndarray | torch.Tensor):
+            emb = torch.as_tensor(items, dtype=torch.float32)
+            return emb[None] if emb.ndim == 1 else emb
+        if isinstance(items, str):
+            items = [items]
+        if node_type not in self.encoder_specs:
+            raise KeyError(f"no encoder for node type {node_type!r}; known: {sorted(self.encoder_specs)}")
+        encoder = self._encoders.get(node_type)
+        if encoder is None:
+            encoder = self._encoders[node_type] = build_encoder(self.encoder_specs[node_type])
+        for i, item in enumerate(items):
+            reason = encoder.invalid_reason(item)
+            if reason is not None:
+                raise ValueError(f"query {i} cannot be encoded as {node_type}: {reason}")
+        return torch.from_numpy(encoder.encode(list(items)))
+
+    def project(self, items: Items, node_type: str) -> np.ndarray:
+        """``P_t e`` for new items of one node type, L2-normalised (the space candidates live in)."""
+        with torch.inference_mode():
+            return F.normalize(self.model.project(self.encode(items, node_type), node_type), dim=1).numpy()
+
+    def transform(self, items: Items, head_type: str, relation: str | None, tail_type: str) -> np.ndarray:
+        """Bridged query vectors towards ``tail_type`` under ``relation``, L2-normalised."""
+        relation = self.resolve_relation(head_type, tail_type, relation)
+        with torch.inference_mode():
+            out = self.model.transform_named(self.encode(items, head_type), head_type, relation, tail_type)
+            return F.normalize(out, dim=1).numpy()
+
+    # ---- candidates --------------------------------------------------------------------------------
+    def resolve_relation(self, head_type: str, tail_type: str, relation: str | None = None) -> str:
+        t = self.kg.triples
+        types = self.kg.node_type_array()
+        mask = (types[t["head"].to_numpy()] == head_type) & (types[t["tail"].to_numpy()] == tail_type)
+        present = sorted(t.loc[mask, "relation"].unique())
+        if relation is not None:
+            if relation not in self.model.relation_ids:
+                raise KeyError(f"unknown relation {relation!r}; known: {sorted(self.model.relation_ids)}")
+            return relation
+        if len(present) == 1:
+            return present[0]
+        if not present:
+            raise ValueError(f"no relation links {head_type} to {tail_type} in the KG; pass relation explicitly")
+        raise ValueError(f"several relations link {head_type} to {tail_type}: {present}; choose one")
+
+    def candidate_nodes(self, tail_type: str, relation: str | None = None) -> np.ndarray:
+        """Embedded nodes of ``tail_type``; with ``relation``, only those taking part in it (either direction)."""
+        nodes = self.kg.nodes_of_type(tail_type)
+        if relation is not None:
+            t = self.kg.triples
+            rels = {relation, self.kg.reverse_relations.get(relation, relation)}
+            sub = t[t["relation"].isin(rels)]
+            nodes = np.intersect1d(nodes, np.union1d(sub["head"].to_numpy(), sub["tail"].to_numpy()))
+        return nodes[self.table.has_embedding(nodes)]
+
+    def index(self, tail_type: str, relation: str | None = None) -> CandidateIndex:
+        key = (tail_type, relation)
+        if key not in self._indexes:
+            nodes = self.candidate_nodes(tail_type, relation)
+            if len(nodes) == 0:
+                raise ValueError(f"no embedded {tail_type} candidates" + (f" for {relation}" if relation else ""))
+            with torch.inference_mode():
+                self._indexes[key] = CandidateIndex(self.table.project(self.model, nodes), nodes)
+        return self._indexes[key]
+
+    def match_node(self, item: str, node_type: str) -> int | None:
+        """The KG node of ``node_type`` whose feature is exactly ``item`` (or whose id is ``item``), if any."""
+        if node_type not in self._feature_lookup:
+            nodes = self.kg.nodes[self.kg.nodes["node_type"] == node_type]
+            lookup = dict(zip(nodes["feature"], nodes["node_index"], strict=True))
+            lookup.update(zip(nodes["node_id"], nodes["node_index"], strict=True))
+            self._feature_lookup[node_type] = lookup
+        hit = self._feature_lookup[node_type].get(item)
+        return None if hit is None else int(hit)
+
+    # ---- retrieval ---------------------------------------------------------------------------------
+    def retrieve(
+        self,
+        query: str,
+        head_type: str,
+        tail_type: str,
+        relation: str | None = None,
+        k: int = 10,
+        candidates: str = "relation",
+    ) -> pd.DataFrame:
+        """Top-``k`` nodes of ``tail_type`` for one raw query (a sequence, SMILES or text, in the KG or not).
+
+        ``query`` may also be the id of a KG node of ``head_type`` (its stored feature is used). Columns:
+        rank, node_id, name, score (cosine), known_edge (the query is a KG node linked to it by ``relation``).
+        """
+        relation = self.resolve_relation(head_type, tail_type, relation)
+        node = self.match_node(query, head_type)
+        text = self.kg.nodes.at[node, "feature"] if node is not None else query
+        vec = self.transform(text, head_type, relation, tail_type)
+        if candidates not in ("relation", "all"):
+            raise ValueError("candidates must be 'relation' or 'all'")
+        index = self.index(tail_type, relation if candidates == "relation" else None)
+        scores, nodes = index.search(torch.from_numpy(vec), k)
+        known = set()
+        if node is not None:
+            t = self.kg.triples
+            known = set(t.loc[(t["head"] == node) & (t["relation"] == relation), "tail"].tolist())
+        rows = self.kg.nodes.loc[nodes[0]]
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(nodes[0]) + 1),
+                "node_id": rows["node_id"].to_numpy(),
+                "name": rows["name"].to_numpy(),
+                "score": np.round(scores[0].astype(np.float64), 6),
+                "known_edge": [int(n) in known for n in nodes[0]],
+            }
+        )
