@@ -1,0 +1,276 @@
+"""Convert the released BioBridge checkpoint (RyanWangZf/BioBridge ``BindingModel``) to a biobridge one.
+
+Source directory: ``model_config.json`` (``{"n_node", "n_relation", "proj_dim": {"<type id>": dim},
+"hidden_dim", "n_layer"}``), ``pytorch_model.bin`` (a state dict; read only with
+``torch.load(..., weights_only=True)``) and optionally ``data_config.json`` (type and relation name -> id).
+Without one, the copy packaged in ``biobridge/data/biobridge_schema/`` is used.
+
+Mapping onto :class:`~biobridge.bridge.model.BridgeModel` (same computation, so outputs are identical):
+
+- ``proj_layer.<type id>.weight`` -> ``projections.<type>.weight``; types are renamed with
+  :func:`biobridge.kg.primekg.node_type_name` (``gene/protein`` -> ``protein``, others unchanged).
+- ``node_type_embed.0.weight`` rows are re-ordered to our type ids (sorted type names); LayerNorm copied.
+  Our model only has type embeddings for types with a projection, so the original types without one
+  (``effect/phenotype``, ``anatomy``, ``pathway``, ``exposure``) are dropped (listed in ``config.json``
+  ``original_ids.dropped_node_types``): no triple whose head or tail is one of them can be scored anyway.
+- Relations are renamed with :func:`biobridge.kg.primekg.relation_name` (the PrimeKG loader's rule). The
+  original has one relation embedding per PrimeKG display relation, used for both directions, so our schema
+  holds ``r`` and ``rev_r`` for each kept relation and both get the original row of ``r`` (for relations the
+  PrimeKG loader makes symmetric, ``rev_r`` is unused there but lets a KG that splits the direction, such as
+  the default KG's ``parent_child`` / ``rev_parent_child``, use the checkpoint). Relations that only join
+  dropped types (``side effect``, ``phenotype present`` ...) are dropped and listed; relations not in
+  :data:`biobridge.kg.primekg.PRIMEKG_RELATION_TYPES` are kept (listed as ``unknown_relation_types``).
+- ``encoder.layers.N.*`` are copied unchanged (torch ``TransformerEncoder``, post-LN, GELU, batch_first).
+  The number of heads is not stored in the state dict: the original hard-codes 12 (``n_heads``).
+  Feed-forward size, hidden size and depth are read from the tensors, checked against ``model_config.json``.
+- Any other key in the state dict is an error (nothing is silently ignored).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from biobridge.artifacts import hash_file, read_json
+from biobridge.bridge.checkpoint import save_checkpoint
+from biobridge.bridge.model import BridgeModel, BridgeSchema
+from biobridge.config import ModelConfig
+from biobridge.kg.primekg import PRIMEKG_RELATION_TYPES, REVERSE_PREFIX, node_type_name, relation_name
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_CONFIG = (
+    Path(__file__).resolve().parent.parent / "data" / "biobridge_schema" / "data_config.json"
+)
+MODEL_CONFIG_FILE = "model_config.json"
+DATA_CONFIG_FILE = "data_config.json"
+WEIGHTS_FILE = "pytorch_model.bin"
+ORIGINAL_N_HEADS = 12
+ORIGINAL_DROPOUT = 0.1
+ORIGINAL_ACTIVATION = "gelu"
+_LAYER_KEY = re.compile(r"^encoder\.layers\.(\d+)\.")
+
+
+class OriginalCheckpointError(ValueError):
+    """The original checkpoint's files disagree with each other or with the expected layout."""
+
+
+def original_parameter_count(model_config: dict[str, Any], ff_dim: int = 2048) -> int:
+    """Parameters of the original ``BindingModel`` for a ``model_config.json`` (release: 37,827,072)."""
+    h = int(model_config["hidden_dim"])
+    n_layer = int(model_config["n_layer"])
+    embeds = (int(model_config["n_node"]) + int(model_config["n_relation"])) * h + 2 * (2 * h)
+    proj = sum(int(d) for d in model_config["proj_dim"].values()) * h
+    layer = (3 * h * h + 3 * h) + (h * h + h) + (ff_dim * h + ff_dim) + (h * ff_dim + h) + 2 * (2 * h)
+    return embeds + proj + n_layer * layer
+
+
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: the original checkpoint ships its weights as {WEIGHTS_FILE}"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise OriginalCheckpointError(f"{path}: expected a state dict of tensors")
+    if state and all(k.startswith("module.") for k in state):  # saved from a DataParallel wrapper
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def _id_map(data_config: dict, key: str, expected: int, path: Path) -> dict[str, int]:
+    ids = {str(k): int(v) for k, v in data_config.get(key, {}).items()}
+    if sorted(ids.values()) != list(range(expected)):
+        raise OriginalCheckpointError(
+            f"{path}: {key} ids {sorted(ids.values())} are not 0..{expected - 1} "
+            f"(model_config says {expected})"
+        )
+    return ids
+
+
+def import_original_checkpoint(
+    src_dir: str | Path,
+    out_dir: str | Path,
+    data_config: str | Path | None = None,
+    *,
+    n_heads: int = ORIGINAL_N_HEADS,
+) -> Path:
+    """Convert an original BioBridge checkpoint directory into a biobridge checkpoint at ``out_dir``.
+
+    ``data_config``: path of the original ``data_config.json``; default ``src_dir/data_config.json`` when it
+    exists, else the packaged copy. ``n_heads``: attention heads (not stored in the weights; the original
+    uses 12). Returns ``out_dir``.
+    """
+    src_dir, out_dir = Path(src_dir), Path(out_dir)
+    mc_path = src_dir / MODEL_CONFIG_FILE
+    if not mc_path.exists():
+        raise FileNotFoundError(f"{mc_path} not found: not an original BioBridge checkpoint directory")
+    model_config = read_json(mc_path)
+    if data_config is None:
+        data_config = (
+            src_dir / DATA_CONFIG_FILE if (src_dir / DATA_CONFIG_FILE).exists() else DEFAULT_DATA_CONFIG
+        )
+    dc_path = Path(data_config)
+    if not dc_path.exists():
+        raise FileNotFoundError(f"{dc_path} not found")
+    dc = read_json(dc_path)
+    weights_path = src_dir / WEIGHTS_FILE
+    state = _load_state_dict(weights_path)
+
+    n_node, n_relation = int(model_config["n_node"]), int(model_config["n_relation"])
+    type_ids = _id_map(dc, "node_type", n_node, dc_path)
+    rel_ids = _id_map(dc, "relation_type", n_relation, dc_path)
+    id_to_type = {v: k for k, v in type_ids.items()}
+
+    # ---- dimensions from the tensors, checked against model_config ------------------------------
+    def tensor(key: str) -> torch.Tensor:
+        if key not in state:
+            raise OriginalCheckpointError(f"{weights_path}: missing {key!r}")
+        return state[key]
+
+    type_table = tensor("node_type_embed.0.weight")
+    rel_table = tensor("relation_type_embed.0.weight")
+    hidden = int(type_table.shape[1])
+    layers = sorted({int(m.group(1)) for k in state if (m := _LAYER_KEY.match(k))})
+    problems = []
+    if hidden != int(model_config["hidden_dim"]):
+        problems.append(f"hidden size {hidden} in the weights, {model_config['hidden_dim']} in model_config")
+    if type_table.shape[0] != n_node or rel_table.shape[0] != n_relation:
+        problems.append(
+            f"embedding tables {tuple(type_table.shape)} / {tuple(rel_table.shape)} vs n_node={n_node}, "
+            f"n_relation={n_relation}"
+        )
+    if layers != list(range(int(model_config["n_layer"]))):
+        problems.append(f"encoder layers {layers} in the weights, n_layer={model_config['n_layer']}")
+    if problems:
+        raise OriginalCheckpointError(f"{src_dir}: " + "; ".join(problems))
+    if hidden % n_heads:
+        raise OriginalCheckpointError(f"hidden size {hidden} is not divisible by n_heads={n_heads}")
+    ff_dim = int(tensor("encoder.layers.0.linear1.weight").shape[0]) if layers else 2048
+
+    # ---- node types -----------------------------------------------------------------------------
+    input_dims: dict[str, int] = {}
+    ours_to_orig_type: dict[str, int] = {}
+    for tid_str, dim in model_config["proj_dim"].items():
+        tid = int(tid_str)
+        if tid not in id_to_type:
+            raise OriginalCheckpointError(f"proj_dim names type id {tid}, absent from {dc_path}")
+        name = node_type_name(id_to_type[tid])
+        w = tensor(f"proj_layer.{tid}.weight")
+        if tuple(w.shape) != (hidden, int(dim)):
+            raise OriginalCheckpointError(
+                f"proj_layer.{tid}.weight has shape {tuple(w.shape)}, expected {(hidden, dim)}"
+            )
+        input_dims[name] = int(dim)
+        ours_to_orig_type[name] = tid
+    if len(input_dims) != len(model_config["proj_dim"]):
+        raise OriginalCheckpointError("two original node types map to the same biobridge name")
+    kept_primekg_types = {id_to_type[t] for t in ours_to_orig_type.values()}
+    dropped_types = {
+        t: i for t, i in sorted(type_ids.items(), key=lambda kv: kv[1]) if t not in kept_primekg_types
+    }
+
+    # ---- relations ------------------------------------------------------------------------------
+    relations: dict[str, int] = {}  # our name -> original row
+    dropped_relations: dict[str, int] = {}
+    unknown_relations: list[str] = []
+    for name, rid in sorted(rel_ids.items(), key=lambda kv: kv[1]):
+        pairs = PRIMEKG_RELATION_TYPES.get(name)
+        if pairs is None:
+            unknown_relations.append(name)
+        elif not any(a in kept_primekg_types and b in kept_primekg_types for a, b in pairs):
+            dropped_relations[name] = rid
+            continue
+        ours = relation_name(name)
+        if ours in relations:
+            raise OriginalCheckpointError(f"two original relations map to {ours!r}")
+        relations[ours] = rid
+        relations[REVERSE_PREFIX + ours] = rid
+
+    schema = BridgeSchema(input_dims=input_dims, relations=tuple(sorted(relations)))
+    config = ModelConfig(
+        hidden_dim=hidden,
+        n_layers=len(layers),
+        n_heads=n_heads,
+        ff_dim=ff_dim,
+        dropout=ORIGINAL_DROPOUT,
+        activation=ORIGINAL_ACTIVATION,
+        residual=True,
+    )
+    model = BridgeModel(schema, config)
+
+    # ---- weights --------------------------------------------------------------------------------
+    used: set[str] = set()
+
+    def take(key: str) -> torch.Tensor:
+        used.add(key)
+        return tensor(key)
+
+    new: dict[str, torch.Tensor] = {}
+    for name in schema.node_types:
+        new[f"projections.{name}.weight"] = take(f"proj_layer.{ours_to_orig_type[name]}.weight")
+    type_rows = torch.tensor([ours_to_orig_type[t] for t in schema.node_types], dtype=torch.long)
+    new["node_type_embed.0.weight"] = take("node_type_embed.0.weight")[type_rows]
+    rel_rows = torch.tensor([relations[r] for r in schema.relations], dtype=torch.long)
+    new["relation_embed.0.weight"] = take("relation_type_embed.0.weight")[rel_rows]
+    for part in ("weight", "bias"):
+        new[f"node_type_embed.1.{part}"] = take(f"node_type_embed.1.{part}")
+        new[f"relation_embed.1.{part}"] = take(f"relation_type_embed.1.{part}")
+    for key in state:
+        if key.startswith("encoder.layers."):
+            new[key] = take(key)
+    unused = sorted(set(state) - used - {f"proj_layer.{t}.weight" for t in ours_to_orig_type.values()})
+    if unused:
+        raise OriginalCheckpointError(f"{weights_path}: keys the import does not understand: {unused[:10]}")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(new))
+    if missing:
+        raise OriginalCheckpointError(f"{weights_path}: no source for {missing[:10]}")
+    for key, value in new.items():
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise OriginalCheckpointError(
+                f"{key}: shape {tuple(value.shape)} in the original, {tuple(expected[key].shape)} expected"
+            )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in new.items()}, strict=True)
+    model.eval()
+
+    metadata = {
+        "imported_from": {
+            "format": "BioBridge BindingModel (github.com/RyanWangZf/BioBridge)",
+            "path": str(src_dir.resolve()),
+            "files_sha256": {
+                MODEL_CONFIG_FILE: hash_file(mc_path),
+                WEIGHTS_FILE: hash_file(weights_path),
+                DATA_CONFIG_FILE: hash_file(dc_path),
+            },
+            "data_config": str(dc_path.resolve()) if dc_path != DEFAULT_DATA_CONFIG else "packaged copy",
+            "model_config": model_config,
+            "original_parameters": sum(int(v.numel()) for v in state.values()),
+            "n_heads_assumed": n_heads,
+        },
+        "original_ids": {
+            "node_types": {t: ours_to_orig_type[t] for t in schema.node_types},
+            "node_type_names": {t: id_to_type[ours_to_orig_type[t]] for t in schema.node_types},
+            "relations": {r: relations[r] for r in schema.relations},
+            "dropped_node_types": dropped_types,
+            "dropped_relations": dropped_relations,
+            "unknown_relation_types": unknown_relations,
+            "rule": "node types: gene/protein -> protein; relations: biobridge.kg.primekg.relation_name; "
+            "r and rev_r share the original's single embedding row of r",
+        },
+    }
+    save_checkpoint(model, out_dir, metadata=metadata)
+    log.info(
+        "imported %s -> %s: %d node types, %d relations (dropped types %s, relations %s)",
+        src_dir,
+        out_dir,
+        len(input_dims),
+        len(relations),
+        list(dropped_types),
+        list(dropped_relations),
+    )
+    return out_dir
