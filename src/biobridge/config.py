@@ -38,6 +38,7 @@ class TrainConfig:
     max_triples_per_epoch: int | None = None
     seed: int = 42
     num_threads: int | None = None
+    device: str = "auto"
     log_every: int = 20
 
 

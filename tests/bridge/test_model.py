@@ -104,3 +104,14 @@ def test_embedding_table_projects_mixed_types_in_order():
     assert table.has_embedding(np.array([5, 1])).tolist() == [False, True]
     with pytest.raises(KeyError):
         table.project(model, np.array([5]))
+
+
+def test_first_token_shortcut_equals_the_full_encoder():
+    for n_layers in (1, 3):
+        model = small_model(n_layers=n_layers)
+        z = model.project(torch.randn(5, 12), "protein")
+        ids = [torch.tensor([0, 1, 2, 0, 1]), torch.tensor([0, 1, 0, 1, 0]), torch.tensor([2, 2, 1, 0, 0])]
+        tokens = torch.stack([z, model.node_type_embed(ids[0]), model.relation_embed(ids[1]),
+                              model.node_type_embed(ids[2])], dim=1)
+        expected = model.encoder(tokens)[:, 0] + z
+        assert torch.allclose(model.transform(z, *ids), expected, atol=1e-5)

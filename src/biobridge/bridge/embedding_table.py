@@ -30,6 +30,10 @@ class EmbeddingTable:
             index[t], matrices[t] = store.get(t)
         return cls(matrices, index, num_nodes)
 
+    def to(self, device) -> EmbeddingTable:
+        self.matrices = {t: m.to(device) for t, m in self.matrices.items()}
+        return self
+
     @property
     def input_dims(self) -> dict[str, int]:
         return {t: int(m.shape[1]) for t, m in self.matrices.items()}
@@ -47,10 +51,11 @@ class EmbeddingTable:
         for code in np.unique(codes):
             t = self.types[code]
             sel = np.flatnonzero(codes == code)
-            z = model.project(self.matrices[t][torch.from_numpy(self.row[nodes[sel]])], t)
+            m = self.matrices[t]
+            z = model.project(m[torch.from_numpy(self.row[nodes[sel]]).to(m.device)], t)
             if out is None:
                 out = z.new_empty((len(nodes), z.shape[1]))
-            out[torch.from_numpy(sel)] = z
+            out[torch.from_numpy(sel).to(z.device)] = z
         return out
 
     def raw(self, node_type: str, nodes: np.ndarray) -> torch.Tensor:
@@ -58,4 +63,5 @@ class EmbeddingTable:
         nodes = np.asarray(nodes, dtype=np.int64)
         if (self.type_code[nodes] != self.types.index(node_type)).any():
             raise KeyError(f"not all nodes are embedded {node_type} nodes")
-        return self.matrices[node_type][torch.from_numpy(self.row[nodes])]
+        m = self.matrices[node_type]
+        return m[torch.from_numpy(self.row[nodes]).to(m.device)]

@@ -12,6 +12,7 @@ def info_nce_loss(
     negatives: torch.Tensor | None,
     temperature: float,
     in_batch_mask: torch.Tensor | None = None,
+    reduction: str = "mean",
 ) -> torch.Tensor:
     """Cross-entropy of the positive against its negatives, on cosine similarity / temperature.
 
@@ -30,4 +31,4 @@ def info_nce_loss(
         logits.append(sim.masked_fill(~in_batch_mask, float("-inf")))
     all_logits = torch.cat(logits, dim=1) / temperature
     target = torch.zeros(all_logits.shape[0], dtype=torch.long, device=all_logits.device)
-    return F.cross_entropy(all_logits, target)
+    return F.cross_entropy(all_logits, target, reduction=reduction)

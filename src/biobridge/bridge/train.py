@@ -1,7 +1,8 @@
 """Training loop: InfoNCE over KG triples, gathered from cached embedding matrices.
 
-Plain PyTorch. Seeds are explicit; an epoch-end checkpoint is written atomically so an interrupted run keeps
-its last finished epoch. The JSONL log is appended and flushed step by step.
+Plain PyTorch that also runs under ``torchrun`` (see ``distributed.py``). Seeds are explicit; an epoch-end
+checkpoint is written atomically so an interrupted run keeps its last finished epoch, and the JSONL log is
+appended and flushed as it goes.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from biobridge.bridge.checkpoint import save_checkpoint
+from biobridge.bridge.distributed import DistContext, init_distributed
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
-from biobridge.config import RunConfig
+from biobridge.config import RunConfig, TrainConfig
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.negatives import NegativeSampler
 from biobridge.kg.split import Split
@@ -56,12 +59,14 @@ def select_training_triples(
     n_excluded = int((~keep).sum())
     if n_excluded:
         log.warning("%d training triples excluded: an endpoint has no embedding (see the store manifest)", n_excluded)
-    rel = train["relation"].to_numpy()[keep]
-    rel_ids = np.array([model.relation_ids[r] for r in rel], dtype=np.int64) if len(rel) else np.zeros(0, np.int64)
-    return TrainingTriples(heads[keep], rel_ids, tails[keep], n_excluded)
+    rel_names, inverse = np.unique(train["relation"].to_numpy()[keep], return_inverse=True)
+    lookup = np.array([model.relation_id(r) for r in rel_names], dtype=np.int64)
+    return TrainingTriples(heads[keep], lookup[inverse] if len(inverse) else inverse.astype(np.int64),
+                           tails[keep], n_excluded)
 
 
 def lr_lambda(total_steps: int, warmup_fraction: float):
+    """Linear warm-up over ``warmup_fraction`` of the steps, then linear decay to zero."""
     warmup = max(1, int(round(total_steps * warmup_fraction)))
 
     def factor(step: int) -> float:
@@ -81,19 +86,56 @@ class PositivePairs:
 
     def contains(self, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
         q = heads.astype(np.int64) * self.num_nodes + tails.astype(np.int64)
-        pos = np.searchsorted(self.keys, q)
-        pos = np.minimum(pos, len(self.keys) - 1)
+        pos = np.minimum(np.searchsorted(self.keys, q), len(self.keys) - 1)
         return self.keys[pos] == q
 
 
 def in_batch_mask(heads: np.ndarray, tails: np.ndarray, tail_codes: np.ndarray, positives: PositivePairs):
-    """(B, B) bool: the j-th positive tail may be a negative for row i."""
+    """(B, B) bool: the j-th positive tail may be a negative for row i (same type, not linked, j != i)."""
     b = len(heads)
     same_type = tail_codes[:, None] == tail_codes[None, :]
     linked = positives.contains(np.repeat(heads, b), np.tile(tails, b)).reshape(b, b)
     mask = same_type & ~linked
     np.fill_diagonal(mask, False)
     return torch.from_numpy(mask)
+
+
+class TrainingStep(nn.Module):
+    """One batch's loss as a module, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: BridgeModel, table: EmbeddingTable, config: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.table = table
+        self.config = config
+        self._type_lookup = np.array([model.type_id(t) for t in table.types], dtype=np.int64)
+
+    def forward(self, heads: np.ndarray, rels: np.ndarray, tails: np.ndarray, negatives: np.ndarray | None,
+                mask: torch.Tensor | None, loss_scale: float) -> torch.Tensor:
+        n = len(heads)
+        parts = [heads, tails] + ([negatives.ravel()] if negatives is not None else [])
+        unique, inverse = np.unique(np.concatenate(parts), return_inverse=True)
+        projected = self.table.project(self.model, unique)  # every distinct node of the batch, once
+        inv = torch.from_numpy(inverse).to(projected.device)
+        z_heads, z_tails = projected[inv[:n]], projected[inv[n : 2 * n]]
+        z_negs = projected[inv[2 * n :]].view(n, negatives.shape[1], -1) if negatives is not None else None
+        device = projected.device
+        out = self.model.transform(
+            z_heads,
+            torch.from_numpy(self._type_lookup[self.table.type_code[heads]]).to(device),
+            torch.from_numpy(rels).to(device),
+            torch.from_numpy(self._type_lookup[self.table.type_code[tails]]).to(device),
+        )
+        mask = mask.to(device) if mask is not None else None
+        return info_nce_loss(out, z_tails, z_negs, self.config.temperature, mask, reduction="sum") * loss_scale
+
+
+def resolve_train_device(tc: TrainConfig, ctx: DistContext) -> torch.device:
+    if tc.device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", ctx.rank % torch.cuda.device_count())
+        return torch.device("cpu")
+    return torch.device(tc.device)
 
 
 def train_bridge(
@@ -107,15 +149,19 @@ def train_bridge(
 ) -> dict[str, Any]:
     """Train a bridge on the split's training triples and write the checkpoint directory ``out_dir``."""
     tc = config.train
+    ctx = init_distributed()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     torch.manual_seed(tc.seed)
-    rng = np.random.default_rng(tc.seed)
+    rng = np.random.default_rng(tc.seed)  # identical on every rank: same order, same negatives
+    device = resolve_train_device(tc, ctx)
+    table.to(device)
 
     schema = BridgeSchema(input_dims=table.input_dims, relations=tuple(kg.relations))
-    model = BridgeModel(schema, config.model)
+    model = BridgeModel(schema, config.model).to(device)
     data = select_training_triples(kg, split, table, model)
     if len(data) == 0:
         raise ValueError("no training triples with embeddings on both ends")
@@ -123,36 +169,49 @@ def train_bridge(
                               train_nodes=np.union1d(data.heads, data.tails))
     positives = PositivePairs(data.heads, data.tails, kg.num_nodes)
 
+    step_module: nn.Module = TrainingStep(model, table, tc)
+    if ctx.enabled:
+        step_module = nn.parallel.DistributedDataParallel(step_module, find_unused_parameters=True)
     per_epoch = len(data) if tc.max_triples_per_epoch is None else min(len(data), tc.max_triples_per_epoch)
     steps_per_epoch = math.ceil(per_epoch / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, foreach=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, tc.warmup_fraction))
-    log.info(
-        "training %s parameters on %d triples (%d excluded), %d epochs x %d steps",
-        f"{sum(p.numel() for p in model.parameters()):,}", len(data), data.n_excluded, tc.epochs, steps_per_epoch,
-    )
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("training %s parameters on %d triples (%d excluded), %d epochs x %d steps, %d process(es), %s",
+             f"{n_params:,}", len(data), data.n_excluded, tc.epochs, steps_per_epoch, ctx.world_size, device)
 
-    log_path = out_dir / TRAIN_LOG
     history: list[dict[str, Any]] = []
-    step = 0
+    step, seen_total = 0, 0
     start = time.perf_counter()
     base_meta = {
         "run_config": config.to_dict(),
-        "training": {"n_triples": len(data), "n_excluded_no_embedding": data.n_excluded},
+        "training": {"n_triples": len(data), "n_excluded_no_embedding": data.n_excluded,
+                     "world_size": ctx.world_size, "device": str(device), "n_parameters": n_params},
         **(metadata or {}),
     }
-    with open(log_path, "w", encoding="utf-8") as log_file:
+    log_file = open(out_dir / TRAIN_LOG, "w", encoding="utf-8") if ctx.is_main else None
+    summary: dict[str, Any] = {}
+    try:
         for epoch in range(tc.epochs):
             model.train()
             order = rng.permutation(len(data))[:per_epoch]
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress,
-                       unit="batch")
-            epoch_start = time.perf_counter()
-            seen = 0
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}",
+                       disable=not (progress and ctx.is_main), unit="batch")
+            epoch_start, seen = time.perf_counter(), 0
             for b in bar:
                 idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
-                loss = _train_step(model, table, data, idx, sampler, positives, tc, rng)
+                negatives = None
+                if tc.n_negatives:
+                    negatives = sampler.sample(data.heads[idx], sampler.node_type_codes[data.tails[idx]],
+                                               tc.n_negatives, tc.negative_pool, rng)
+                local = slice(ctx.rank, None, ctx.world_size)
+                heads, tails, rels = data.heads[idx][local], data.tails[idx][local], data.relations[idx][local]
+                negs = negatives[local] if negatives is not None else None
+                mask = (in_batch_mask(heads, tails, table.type_code[tails], positives)
+                        if tc.in_batch_negatives else None)
+                # DDP averages gradients over ranks; this scale makes that the global-batch mean.
+                loss = step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -162,60 +221,30 @@ def train_bridge(
                 seen += len(idx)
                 rate = seen / (time.perf_counter() - epoch_start)
                 if step % tc.log_every == 0 or b == steps_per_epoch - 1:
-                    row = {
-                        "step": step,
-                        "epoch": epoch + 1,
-                        "loss": round(float(loss), 6),
-                        "lr": scheduler.get_last_lr()[0],
-                        "grad_norm": round(float(grad_norm), 4),
-                        "triples_per_s": round(rate, 1),
-                        "elapsed_s": round(time.perf_counter() - start, 2),
-                    }
+                    row = {"step": step, "epoch": epoch + 1, "loss": round(ctx.mean(loss), 6),
+                           "lr": scheduler.get_last_lr()[0], "grad_norm": round(float(grad_norm), 4),
+                           "triples_per_s": round(rate, 1), "elapsed_s": round(time.perf_counter() - start, 2)}
                     history.append(row)
-                    log_file.write(json.dumps(row) + "\n")
-                    log_file.flush()
-                bar.set_postfix(loss=f"{float(loss):.4f}", triples_s=f"{rate:,.0f}")
+                    if log_file:
+                        log_file.write(json.dumps(row) + "\n")
+                        log_file.flush()
+                if ctx.is_main:
+                    bar.set_postfix(loss=f"{loss.item():.4f}", triples_s=f"{rate:,.0f}")
+            seen_total += seen
             model.eval()
-            summary = {
-                "epochs_completed": epoch + 1,
-                "steps": step,
-                "seconds": round(time.perf_counter() - start, 2),
-                "triples_per_s": round(step * tc.batch_size / max(1e-9, time.perf_counter() - start), 1),
-                "final_loss": history[-1]["loss"] if history else None,
-            }
-            save_checkpoint(model, out_dir, {**base_meta, "training": {**base_meta["training"], **summary}})
-    plot_loss_curve(history, out_dir / LOSS_PLOT)
-    return {"checkpoint": str(out_dir), **summary}
-
-
-def _train_step(model, table, data, idx, sampler, positives, tc, rng) -> torch.Tensor:
-    heads, tails, rels = data.heads[idx], data.tails[idx], data.relations[idx]
-    head_codes = table.type_code[heads]
-    tail_codes = table.type_code[tails]
-    negatives = None
-    if tc.n_negatives:
-        negatives = sampler.sample(heads, sampler.node_type_codes[tails], tc.n_negatives, tc.negative_pool, rng)
-    # Project every distinct node of the batch once.
-    parts = [heads, tails] + ([negatives.ravel()] if negatives is not None else [])
-    unique, inverse = np.unique(np.concatenate(parts), return_inverse=True)
-    projected = table.project(model, unique)
-    inv = torch.from_numpy(inverse)
-    n = len(idx)
-    z_heads, z_tails = projected[inv[:n]], projected[inv[n : 2 * n]]
-    z_negs = projected[inv[2 * n :]].view(n, tc.n_negatives, -1) if negatives is not None else None
-    out = model.transform(
-        z_heads,
-        torch.from_numpy(head_codes_to_model(model, table, head_codes)),
-        torch.from_numpy(rels),
-        torch.from_numpy(head_codes_to_model(model, table, tail_codes)),
-    )
-    mask = in_batch_mask(heads, tails, tail_codes, positives) if tc.in_batch_negatives else None
-    return info_nce_loss(out, z_tails, z_negs, tc.temperature, mask)
-
-
-def head_codes_to_model(model: BridgeModel, table: EmbeddingTable, codes: np.ndarray) -> np.ndarray:
-    lookup = np.array([model.type_id(t) for t in table.types], dtype=np.int64)
-    return lookup[codes]
+            elapsed = time.perf_counter() - start
+            summary = {"epochs_completed": epoch + 1, "steps": step, "seconds": round(elapsed, 2),
+                       "triples_per_s": round(seen_total / max(elapsed, 1e-9), 1),
+                       "final_loss": history[-1]["loss"] if history else None}
+            if ctx.is_main:
+                save_checkpoint(model, out_dir, {**base_meta, "training": {**base_meta["training"], **summary}})
+            ctx.barrier()
+    finally:
+        if log_file:
+            log_file.close()
+    if ctx.is_main:
+        plot_loss_curve(history, out_dir / LOSS_PLOT)
+    return {"checkpoint": str(out_dir), **summary, "history": history}
 
 
 def plot_loss_curve(history: list[dict[str, Any]], path: Path) -> None:

@@ -106,6 +106,9 @@ class Bridge:
 
     # ---- candidates --------------------------------------------------------------------------------
     def resolve_relation(self, head_type: str, tail_type: str, relation: str | None = None) -> str:
+        for node_type in (head_type, tail_type):
+            if node_type not in self.model.type_ids:
+                raise KeyError(f"unknown node type {node_type!r}; the bridge knows {sorted(self.model.type_ids)}")
         t = self.kg.triples
         types = self.kg.node_type_array()
         mask = (types[t["head"].to_numpy()] == head_type) & (types[t["tail"].to_numpy()] == tail_type)

@@ -1,0 +1,34 @@
+"""A small real run shared by the pipeline, training, retrieval and CLI tests.
+
+A seeded subset of the packaged default KG (at most 120 nodes per type) is prepared, encoded with the real
+default encoders and trained for a few epochs once per test session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from biobridge import pipeline
+from biobridge.config import preset, with_overrides
+
+SUBSET = 120
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    return with_overrides(
+        preset("cpu"),
+        {"model.hidden_dim": 64, "model.n_heads": 4, "model.ff_dim": 128, "model.n_layers": 2,
+         "train.epochs": 40, "train.batch_size": 256, "train.lr": 3e-3},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_config) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    pipeline.prepare(workdir, max_nodes_per_type=SUBSET)
+    pipeline.encode(workdir, progress=False)
+    pipeline.train(workdir, tiny_config, protocol="paper", progress=False)
+    return workdir

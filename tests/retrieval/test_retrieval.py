@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+
+from biobridge.kg.graph import KnowledgeGraph
+from biobridge.retrieval.bridge import Bridge
+from biobridge.retrieval.index import CandidateIndex
+
+
+def test_exact_search_matches_brute_force_and_chunks():
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(500, 16)).astype(np.float32)
+    q = rng.normal(size=(37, 16)).astype(np.float32)
+    index = CandidateIndex(vecs, np.arange(1000, 1500))
+    scores, nodes = index.search(torch.from_numpy(q), k=7, chunk=5)
+    full = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).T
+    expected = np.argsort(-full, axis=1)[:, :7] + 1000
+    assert np.array_equal(nodes, expected)
+    assert np.allclose(scores, np.take_along_axis(full, expected - 1000, axis=1), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def bridge(tiny_run):
+    return Bridge.from_pretrained(tiny_run / "model")
+
+
+def test_retrieve_a_kg_protein_marks_its_known_edges(bridge):
+    kg = bridge.kg
+    t = kg.triples[kg.triples["relation"] == "interacts_with"]
+    prot = int(t["head"].value_counts().index[0])
+    pid = kg.nodes.at[prot, "node_id"]
+    by_id = bridge.retrieve(pid, "protein", "biological_process", k=20)
+    by_seq = bridge.retrieve(kg.nodes.at[prot, "feature"], "protein", "biological_process", k=20)
+    assert by_id.equals(by_seq)
+    assert list(by_id.columns) == ["rank", "node_id", "name", "score", "known_edge"]
+    assert (np.diff(by_id["score"].to_numpy()) <= 1e-9).all()
+    gold = set(kg.nodes.loc[t.loc[t["head"] == prot, "tail"], "node_id"])
+    assert by_id["known_edge"].tolist() == [n in gold for n in by_id["node_id"]]
+    assert by_id["known_edge"].any()  # a well-trained-on protein finds some of its own terms
+
+
+def test_retrieve_new_entities_of_each_modality(bridge):
+    seq = bridge.retrieve("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEK", "protein", "molecular_function", k=3)
+    mol = bridge.retrieve("CC(=O)Oc1ccccc1C(=O)O", "drug", "protein", k=3)
+    txt = bridge.retrieve("Name: a made-up neuromuscular disorder.", "disease", "protein", k=3)
+    for res in (seq, mol, txt):
+        assert len(res) == 3 and not res["known_edge"].any()
+        assert np.isfinite(res["score"]).all()
+
+
+def test_project_and_transform_shapes_and_norms(bridge):
+    z = bridge.project(["Name: apoptotic process."], "biological_process")
+    o = bridge.transform(["MKTAYIAKQR"], "protein", "interacts_with", "biological_process")
+    h = bridge.model.config.hidden_dim
+    assert z.shape == (1, h) and o.shape == (1, h)
+    assert np.allclose(np.linalg.norm(o, axis=1), 1.0, atol=1e-5)
+
+
+def test_bad_queries_give_clear_errors(bridge):
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        bridge.retrieve("MKT4YIA", "protein", "biological_process")
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        bridge.retrieve("C1CC(", "drug", "protein")
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        bridge.retrieve("   ", "disease", "protein")
+    with pytest.raises(KeyError, match="node type"):
+        bridge.retrieve("x", "cell_line", "protein")
+    with pytest.raises(ValueError, match="no relation links"):
+        bridge.retrieve("MKT", "protein", "protein")
+
+
+def test_bridge_refuses_a_different_kg(tiny_run, tmp_path):
+    kg = KnowledgeGraph.load(tiny_run / "kg")
+    other = KnowledgeGraph(kg.nodes, kg.triples.iloc[:-2].reset_index(drop=True), kg.modalities,
+                           kg.reverse_relations)
+    other.save(tmp_path / "kg")
+    with pytest.raises(ValueError, match="hash mismatch"):
+        Bridge.from_pretrained(tiny_run / "model", kg_dir=tmp_path / "kg")

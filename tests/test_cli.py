@@ -1,0 +1,44 @@
+"""The CLI end to end on a small subset of the default KG."""
+
+import json
+
+from typer.testing import CliRunner
+
+from biobridge.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
+    wd = tmp_path / "run"
+    out = invoke("prepare", "-w", wd, "--max-nodes-per-type", 60)
+    assert json.loads(out)["splits"]["paper"]["counts"]["test"] > 0 if "counts" in json.loads(out)["splits"]["paper"] \
+        else json.loads(out)["splits"]["paper"]
+    out = invoke("encode", "-w", wd, "--no-progress")
+    assert "protein-composition-v1" in out and "failures=0" in out
+    again = invoke("encode", "-w", wd, "--no-progress")  # cache hit: same store, no work
+    assert again == out
+    invoke("train", "-w", wd, "--epochs", 2, "--hidden-dim", 32, "--no-progress")
+    assert (wd / "model" / "model.safetensors").exists()
+    out = invoke("evaluate", "-w", wd)
+    assert "Prot2BP" in out and "popularity" in out
+    metrics = json.loads((wd / "eval" / "metrics.json").read_text())
+    task = metrics["tasks"]["Prot2BP"]["methods"]["biobridge"]
+    for key in ("mrr", "hits@1", "hits@3", "hits@10", "recall@10", "n_queries", "n_candidates"):
+        assert key in task
+    assert 0 < task["mrr"] <= 1
+    out = invoke("retrieve", "CC(=O)Oc1ccccc1C(=O)O", "-q", "drug", "-t", "protein", "-k", 4, "-w", wd, "--json")
+    rows = json.loads(out)
+    assert len(rows) == 4 and {"rank", "node_id", "name", "score", "known_edge"} <= set(rows[0])
+
+
+def test_cli_reports_bad_input_clearly(tmp_path):
+    result = runner.invoke(app, ["evaluate", "-w", str(tmp_path / "missing")])
+    assert result.exit_code != 0
+    assert "not found" in str(result.exception) or "not found" in result.output
