@@ -37,7 +37,9 @@ def _parse_pairs(values: list[str], what: str) -> dict[str, str]:
 @app.command()
 def prepare(
     workdir: Path = WORKDIR,
-    kg: str = typer.Option("default", help="'default' (packaged biokg-offline-mini) or 'tsv'."),
+    kg: str = typer.Option("default", help="'default' (packaged biokg-offline-mini), 'tsv' or 'primekg'."),
+    kg_csv: Path | None = typer.Option(None, help="--kg primekg: PrimeKG's kg.csv."),
+    features_dir: Path | None = typer.Option(None, help="--kg primekg: directory of per-type feature CSVs."),
     nodes: Path | None = typer.Option(None, help="--kg tsv: nodes TSV (node_type, node_id, name, feature)."),
     edges: Path | None = typer.Option(None, help="--kg tsv: edges TSV (head_type, head_id, relation, tail_type, tail_id)."),
     modality: list[str] = typer.Option([], help="--kg tsv: NODE_TYPE=protein|molecule|text, repeatable."),
@@ -49,7 +51,7 @@ def prepare(
     """Load a KG into typed node/triple tables and write seeded, hashed splits."""
     summary = pipeline.prepare(workdir, kg, tuple(protocol), test_fraction, seed, nodes=nodes, edges=edges,
                                modalities=_parse_pairs(modality, "--modality") or None,
-                               max_nodes_per_type=max_nodes_per_type)
+                               max_nodes_per_type=max_nodes_per_type, kg_csv=kg_csv, features_dir=features_dir)
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
@@ -100,9 +102,12 @@ def evaluate(
     candidates: str = typer.Option("relation", help="'relation' (nodes in the relation) or 'all' (every node "
                                    "of the tail type)."),
     out: Path | None = typer.Option(None, help="Output directory (default WORKDIR/eval)."),
+    protocol: str | None = typer.Option(None, help="Only for checkpoints that record no split (imported)."),
+    seed: int | None = typer.Option(None, help="Split seed, with --protocol."),
 ) -> None:
     """Filtered realistic-rank MRR / Hits@k / Recall@10 on every task, beside the popularity baseline."""
-    result = pipeline.run_evaluation(workdir, model, out, candidate_policy=candidates)
+    result = pipeline.run_evaluation(workdir, model, out, candidate_policy=candidates, protocol=protocol,
+                                     seed=seed)
     typer.echo(result.format_table())
     typer.echo(f"metrics: {(out or pipeline.Workdir(workdir).eval) / 'metrics.json'}")
 
@@ -135,6 +140,18 @@ def _format_results(table) -> str:
     for r in table.itertuples():
         lines.append(f"{r.rank:>4}  {r.score:7.4f}  {'*' if r.known_edge else '':5}  {r.node_id:14}  {r.name}")
     return "\n".join(lines)
+
+
+@app.command("import-original")
+def import_original(
+    src: Path = typer.Argument(..., help="Directory with the original pytorch_model.bin and model_config.json."),
+    out: Path = typer.Argument(..., help="New biobridge checkpoint directory."),
+    data_config: Path | None = typer.Option(None, help="The original data_config.json (default: packaged copy)."),
+) -> None:
+    """Convert the released BioBridge checkpoint (loaded with weights_only=True) into a biobridge checkpoint."""
+    from biobridge.bridge.import_original import import_original_checkpoint
+
+    typer.echo(f"checkpoint: {import_original_checkpoint(src, out, data_config)}")
 
 
 @app.command()

@@ -67,7 +67,8 @@ class Workdir:
 
 def build_kg(source: str = "default", nodes: Path | None = None, edges: Path | None = None,
              modalities: dict[str, str] | None = None, max_nodes_per_type: int | None = None,
-             seed: int = 42) -> KnowledgeGraph:
+             seed: int = 42, kg_csv: Path | None = None, features_dir: Path | None = None) -> KnowledgeGraph:
+    """The packaged default KG, a bring-your-own TSV KG, or PrimeKG (kg.csv + a features directory)."""
     if source == "default":
         from biobridge.kg.default_kg import build_default_kg
 
@@ -78,8 +79,14 @@ def build_kg(source: str = "default", nodes: Path | None = None, edges: Path | N
         if nodes is None or edges is None or not modalities:
             raise ValueError("--kg tsv needs --nodes, --edges and --modality TYPE=MODALITY for every node type")
         kg = load_tsv_kg(nodes, edges, modalities)
+    elif source == "primekg":
+        from biobridge.kg.primekg import load_primekg
+
+        if kg_csv is None or features_dir is None:
+            raise ValueError("--kg primekg needs --kg-csv and --features-dir")
+        kg = load_primekg(kg_csv, features_dir)
     else:
-        raise ValueError(f"unknown KG source {source!r}; choose 'default' or 'tsv'")
+        raise ValueError(f"unknown KG source {source!r}; choose 'default', 'tsv' or 'primekg'")
     if max_nodes_per_type:
         from biobridge.kg.subset import subset_kg
 
@@ -129,18 +136,32 @@ def train(workdir: Path, config: RunConfig, protocol: str = "paper", seed: int =
     return train_bridge(kg, split, table, config, out_dir, metadata=metadata, progress=progress)
 
 
-def load_trained(workdir: Path, model_dir: Path | None = None):
-    """The KG, the split the model was trained on, the embedding table and the model."""
+def load_trained(workdir: Path, model_dir: Path | None = None, protocol: str | None = None,
+                 seed: int | None = None):
+    """The KG, the split the model was trained on, the embedding table and the model.
+
+    A checkpoint trained here records its KG hash and split and is evaluated on exactly that split. An imported
+    checkpoint (``biobridge import-original``) records neither: pass ``protocol`` and ``seed``.
+    """
     wd = Workdir(workdir)
     model_dir = Path(model_dir) if model_dir else wd.model
     config = read_checkpoint_config(model_dir)
     kg = KnowledgeGraph.load(wd.kg)
-    if kg.content_hash() != config["kg_hash"]:
+    if "kg_hash" in config and kg.content_hash() != config["kg_hash"]:
         raise ValueError(f"{wd.kg} is not the KG the model in {model_dir} was trained on")
-    s = config["split"]
-    split = Split.load(wd.split(s["protocol"], s["seed"]))
-    if split.content_hash() != s["hash"]:
-        raise ValueError("the split on disk differs from the one the model was trained on")
+    if "split" in config:
+        s = config["split"]
+        if (protocol, seed) != (None, None) and (protocol, seed) != (s["protocol"], s["seed"]):
+            raise ValueError(f"the model was trained on the {s['protocol']} split with seed {s['seed']}; "
+                             "evaluating it on another split would leak test edges into training")
+        split = Split.load(wd.split(s["protocol"], s["seed"]))
+        if split.content_hash() != s["hash"]:
+            raise ValueError("the split on disk differs from the one the model was trained on")
+    else:
+        if protocol is None:
+            raise ValueError(f"{model_dir} records no training split (imported checkpoint?): pass a protocol")
+        seed = 42 if seed is None else seed
+        split = load_or_create_split(kg, wd.split(protocol, seed), protocol, seed=seed)
     model = load_checkpoint(model_dir)
     store = EmbeddingStore.load(wd.embeddings)
     table = EmbeddingTable.from_store(store, kg.num_nodes, node_types=list(model.schema.node_types))
@@ -148,10 +169,11 @@ def load_trained(workdir: Path, model_dir: Path | None = None):
 
 
 def run_evaluation(workdir: Path, model_dir: Path | None = None, out_dir: Path | None = None,
-                   candidate_policy: str = "relation", baselines: bool = True) -> EvaluationResult:
+                   candidate_policy: str = "relation", baselines: bool = True, protocol: str | None = None,
+                   seed: int | None = None) -> EvaluationResult:
     """Evaluate a trained bridge (and the popularity baseline) on the split it was trained with."""
     wd = Workdir(workdir)
-    kg, split, table, model = load_trained(wd.root, model_dir)
+    kg, split, table, model = load_trained(wd.root, model_dir, protocol, seed)
     scorers = [BridgeScorer(model, table)]
     if baselines:
         scorers.append(PopularityScorer(kg, split))

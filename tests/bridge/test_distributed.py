@@ -1,0 +1,86 @@
+"""`biobridge train` under torchrun with 2 CPU processes (gloo) follows the 1-process loss curve."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from biobridge import pipeline
+from biobridge.encoders.base import Encoder
+from biobridge.encoders.store import encode_kg
+from biobridge.kg.graph import KnowledgeGraph
+from biobridge.kg.split import load_or_create_split
+
+CONFIG = """
+preset = "cpu"
+[model]
+hidden_dim = 32
+n_heads = 4
+ff_dim = 64
+dropout = 0.0
+[train]
+epochs = 2
+batch_size = 64
+in_batch_negatives = false
+log_every = 1
+"""
+
+
+class HashingTextEncoder(Encoder):
+    """A cheap deterministic text encoder (character trigram hashing) so the test needs no model."""
+
+    name = "test-hashing-text"
+    modality = "text"
+    dim = 64
+
+    def invalid_reason(self, item):
+        return None if isinstance(item, str) and item.strip() else "empty text"
+
+    def _encode_valid(self, items, batch_size, progress):
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        for i, text in enumerate(items):
+            for j in range(len(text) - 2):
+                out[i, sum(map(ord, text[j : j + 3])) % self.dim] += 1.0
+        return out
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    from biobridge.encoders.registry import build_encoder
+    from biobridge.kg.default_kg import build_default_kg
+    from biobridge.kg.subset import subset_kg
+
+    wd = pipeline.Workdir(tmp_path_factory.mktemp("ddp"))
+    kg = subset_kg(build_default_kg(), max_nodes_per_type=40, seed=1)
+    kg.save(wd.kg)
+    load_or_create_split(KnowledgeGraph.load(wd.kg), wd.split("paper", 42), "paper", 0.1, 42)
+    encoders = {"protein": build_encoder("composition"), "molecule": build_encoder("morgan"),
+                "text": HashingTextEncoder()}
+    encode_kg(kg, wd.embeddings, encoders=encoders, progress=False)
+    (wd.root / "ddp.toml").write_text(CONFIG)
+    return wd
+
+
+def run_train(wd, out, nproc):
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m"]
+                if nproc > 1 else [sys.executable, "-m"])
+    cmd = launcher + ["biobridge.cli", "train", "-w", str(wd.root), "--config", str(wd.root / "ddp.toml"),
+                      "--out", str(out), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_follow_the_single_process_loss_curve(workdir):
+    single = run_train(workdir, workdir.root / "m1", 1)
+    double = run_train(workdir, workdir.root / "m2", 2)
+    assert [r["step"] for r in single] == [r["step"] for r in double]
+    assert len(single) > 4
+    np.testing.assert_allclose([r["loss"] for r in double], [r["loss"] for r in single], rtol=1e-4, atol=1e-5)
+    config = json.loads((workdir.root / "m2" / "config.json").read_text())
+    assert config["training"]["world_size"] == 2
+    assert not (workdir.root / "m2" / "train_log.jsonl.1").exists()
