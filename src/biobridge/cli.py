@@ -61,16 +61,37 @@ def encode(
     encoder: list[str] = typer.Option([], help="MODALITY=SPEC overrides, e.g. protein=esm2:/models/esm2 "
                                       "(defaults: protein=composition, molecule=morgan, text=minilm)."),
     progress: bool = typer.Option(True, help="Progress bars."),
+    shard: str | None = typer.Option(None, help="Encode only shard I/N of every node type (e.g. 0/4); "
+                                     "under torchrun each rank takes its own shard. Finished shards are "
+                                     "skipped; a type is merged once all its shards exist."),
+    merge: bool = typer.Option(False, "--merge", help="Only merge the shards already in the store."),
 ) -> None:
     """Encode every node with the frozen encoders into the embedding store (cached by input hash)."""
     from biobridge.encoders.registry import DEFAULT_ENCODER_SPECS
+    from biobridge.encoders.sharding import Shard
+    from biobridge.encoders.store import shard_status
 
     specs = DEFAULT_ENCODER_SPECS | _parse_pairs(encoder, "--encoder")
-    store = pipeline.encode(workdir, specs, progress=progress)
+    if shard:
+        try:
+            Shard.parse(shard)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="--shard") from err
+    try:
+        store = pipeline.encode(workdir, specs, progress=progress, shard=shard or "auto", merge_only=merge)
+    except ValueError as err:
+        if not merge:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
     for t in store.node_types:
         m = store.manifest[t]
         typer.echo(f"{t:20s} {m['encoder']:40s} dim={m['dim']:5d} encoded={m['n_encoded']:6d} "
                    f"failures={m['n_failures']}")
+    for info in shard_status(store.directory).values():
+        if info["node_type"] not in store.manifest and info["missing"]:
+            typer.echo(f"{info['node_type']:20s} shards done {info['done']} of {info['n_shards']}, "
+                       f"missing {info['missing']} (not merged yet)")
     typer.echo(f"store: {store.directory}")
 
 

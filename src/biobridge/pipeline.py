@@ -27,7 +27,7 @@ from biobridge.bridge.checkpoint import load_checkpoint, read_checkpoint_config
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.train import train_bridge
 from biobridge.config import RunConfig
-from biobridge.encoders.store import EmbeddingStore, encode_kg
+from biobridge.encoders.store import EmbeddingStore, encode_kg, merge_shards
 from biobridge.evaluation.baselines import PopularityScorer
 from biobridge.evaluation.evaluator import EvaluationResult, evaluate
 from biobridge.kg.graph import KnowledgeGraph
@@ -109,10 +109,16 @@ def prepare(workdir: Path, source: str = "default", protocols: tuple[str, ...] =
     }
 
 
-def encode(workdir: Path, encoder_specs: dict[str, str] | None = None, progress: bool = True) -> EmbeddingStore:
+def encode(workdir: Path, encoder_specs: dict[str, str] | None = None, progress: bool = True,
+           shard: str | tuple[int, int] | None = None, merge_only: bool = False) -> EmbeddingStore:
+    """Encode the KG into the store. ``shard``: None (all), ``"i/n"`` or ``"auto"`` (one shard per torchrun
+    rank); finished shards are skipped and a node type is merged once all its shards exist. ``merge_only``:
+    just merge the shards already in the store (an error names any missing shard)."""
     wd = Workdir(workdir)
+    if merge_only:
+        return merge_shards(wd.embeddings)
     kg = KnowledgeGraph.load(wd.kg)
-    return encode_kg(kg, wd.embeddings, encoder_specs=encoder_specs, progress=progress)
+    return encode_kg(kg, wd.embeddings, encoder_specs=encoder_specs, progress=progress, shard=shard)
 
 
 def train(workdir: Path, config: RunConfig, protocol: str = "paper", seed: int = 42, test_fraction: float = 0.1,
