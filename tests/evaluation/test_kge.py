@@ -47,11 +47,15 @@ def test_unseen_queries_are_not_applicable_or_tie(data):
     part = np.where(np.isin(heads, np.arange(10)) | np.isin(tails, np.arange(10)), 2, 0).astype(np.int8)
     part[np.isin(heads, np.arange(10))] = 1
     scorer = KGEScorer(kg, FakeSplit(part, protocol="inductive"), FAST)
+    assert scorer.unseen_queries == "raise"  # "auto" under the inductive protocol
     with pytest.raises(NotApplicableError):
-        scorer.score(PROT2BP, np.arange(10), np.arange(60, 100))
+        scorer.score(PROT2BP, np.array([0, 20]), np.arange(60, 100))
+    scorer.unseen_queries = "tie"  # e.g. transductive: a held-out node whose only edges were held out
     mixed = scorer.score(PROT2BP, np.array([0, 20]), np.arange(60, 100))
     assert np.all(mixed[0] == 0) and np.ptp(mixed[1]) > 0  # unseen query: all candidates tie
     assert scorer.n_unseen_queries == 1
+    assert np.all(scorer.score(PROT2BP, np.array([0, 1]), np.arange(60, 100)) == 0)
+    scorer.unseen_queries = "raise"
     result = evaluate(kg, FakeSplit(part, protocol="inductive"), [scorer], tasks=[PROT2BP])
     assert result.tasks["Prot2BP"]["methods"]["transe"]["status"] == "not_applicable"
 

@@ -7,10 +7,11 @@ loop with its "basic" negative sampler (corrupting heads or tails uniformly) and
 the settings are in ``KGESettings`` and ``KGEScorer.settings``.
 
 Scoring: ``model.score_t`` for (query, task relation) against the candidate ids. A node with no TRAIN triple
-has an untrained (random) embedding. If no query of a chunk has a training triple the scorer raises
-``NotApplicableError`` (the inductive protocol: KGE cannot embed unseen nodes). If only some do, the others
-get a constant score (every candidate ties: the realistic rank of a random guess), and are counted in
-``n_unseen_queries``.
+has an untrained (random) embedding, so queries without a training triple are handled by ``unseen_queries``:
+``"raise"`` -> ``NotApplicableError`` (the inductive protocol: KGE cannot embed unseen nodes), ``"tie"`` ->
+a constant score (every candidate ties: the realistic rank of a random guess), counted in
+``n_unseen_queries``. ``"auto"`` (default) raises under the ``inductive`` protocol and ties otherwise (a
+transductive held-out node whose only edges were the held-out ones).
 """
 
 from __future__ import annotations
@@ -90,9 +91,15 @@ class KGEScorer:
         settings: KGESettings | None = None,
         name: str | None = None,
         fit: bool = True,
+        unseen_queries: str = "auto",
         **overrides: Any,
     ) -> None:
         require_pykeen()
+        if unseen_queries not in ("auto", "raise", "tie"):
+            raise ValueError("unseen_queries must be 'auto', 'raise' or 'tie'")
+        if unseen_queries == "auto":
+            unseen_queries = "raise" if getattr(split, "protocol", None) == "inductive" else "tie"
+        self.unseen_queries = unseen_queries
         settings = replace(settings or KGESettings(), **overrides)
         self.settings_obj = settings
         self.name = name or settings.model.lower()
@@ -128,6 +135,7 @@ class KGEScorer:
                 "n_train_triples": int(len(self.mapped_triples)),
                 "n_entities": int(self.num_nodes),
                 "n_relations": len(self.relation_names),
+                "unseen_queries": self.unseen_queries,
                 "train_seconds": self.train_seconds,
                 "final_loss": self.losses[-1] if self.losses else None,
                 "pykeen_version": _pykeen_version(),
@@ -209,10 +217,10 @@ class KGEScorer:
         query_nodes = np.asarray(query_nodes, dtype=np.int64)
         candidate_nodes = np.asarray(candidate_nodes, dtype=np.int64)
         seen = self.seen[query_nodes]
-        if not seen.any():
+        if self.unseen_queries == "raise" and not seen.all():
             raise NotApplicableError(
-                f"{self.name}: none of the {len(query_nodes)} query nodes has a training triple "
-                "(a KG embedding exists only for nodes seen in training)"
+                f"{self.name}: {int((~seen).sum())} of {len(query_nodes)} query nodes have no training "
+                "triple (a KG embedding exists only for nodes seen in training)"
             )
         relation = self._relation_id.get(task.relation)
         if relation is None:
@@ -220,6 +228,8 @@ class KGEScorer:
         out = np.zeros((len(query_nodes), len(candidate_nodes)), dtype=np.float32)
         rows = np.flatnonzero(seen)
         self.n_unseen_queries += int((~seen).sum())
+        if not len(rows):
+            return out
         hr = torch.stack(
             [torch.as_tensor(query_nodes[rows]), torch.full((len(rows),), relation, dtype=torch.long)], dim=1
         )

@@ -1,0 +1,163 @@
+"""``run_benchmark`` end to end on a tiny real subset (40 nodes per type of the default KG), plus the
+aggregation and relative gains on hand-made numbers."""
+
+import csv
+import math
+from dataclasses import replace
+
+import pytest
+
+from biobridge.evaluation.benchmark import (
+    BridgeVariant,
+    aggregate,
+    default_config,
+    relative_gains,
+    run_benchmark,
+)
+
+pytest.importorskip("pykeen", reason="pykeen is not installed (optional extra 'kge')")
+
+TINY = replace(
+    default_config(quick=True),
+    max_nodes_per_type=40,
+    bridges=(
+        BridgeVariant("biobridge-cpu", "cpu", {"train.epochs": 2}, "cpu preset, 2 epochs (test)"),
+        BridgeVariant(
+            "biobridge-paper",
+            "paper",
+            {"train.epochs": 1, "train.max_triples_per_epoch": 256, "train.batch_size": 256},
+            "paper preset REDUCED: 256 triples",
+        ),
+    ),
+    kge={"embedding_dim": 16, "epochs": 2, "batch_size": 512, "lr": 1e-2, "num_negs_per_pos": 2},
+)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bench")
+    docs = workdir / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nhand-written intro\n\n## Performance\n\nkept\n", encoding="utf-8")
+    summary = run_benchmark(workdir, config=TINY, docs_path=docs)
+    return workdir, summary, docs
+
+
+def test_tables_and_files(bench):
+    workdir, summary, docs = bench
+    out = workdir / "benchmark-quick"
+    for protocol in ("paper", "transductive", "inductive"):
+        for ext in ("md", "csv", "png"):
+            assert (out / f"{protocol}.{ext}").stat().st_size > 0
+        assert (workdir / "splits" / f"{protocol}-seed42" / "split.json").exists()
+    assert (out / "benchmark.json").exists()
+    assert summary["methods"] == [
+        "biobridge-cpu",
+        "biobridge-paper",
+        "transe",
+        "distmult",
+        "popularity",
+        "feature-knn",
+    ]
+    assert summary["versions"]["pykeen"] and summary["wall_seconds"] > 0
+    md = (out / "paper.md").read_text()
+    assert "paper preset REDUCED" in md and "gain over best KGE" in md
+    text = docs.read_text()
+    assert "hand-written intro" in text and "## Performance" in text and "kept" in text
+    assert "leak" in text and "### Protocol `transductive`" in text
+
+
+def test_numbers_finite_and_kge_not_applicable_inductively(bench):
+    _, summary, _ = bench
+    for protocol, agg in summary["protocols"].items():
+        for name, task in agg["tasks"].items():
+            if task["counts"]["n_queries"] == 0:
+                continue
+            for method, entry in task["methods"].items():
+                if protocol == "inductive" and agg["kinds"][method] == "kge":
+                    assert entry["status"] == "not_applicable", (name, method)
+                    continue
+                assert entry["status"] == "ok", (protocol, name, method)
+                assert 0 < entry["mrr"]["mean"] <= 1 and math.isfinite(entry["hits@10"]["mean"])
+    assert summary["protocols"]["inductive"]["averages"]["all"]["transe"]["status"] == "not_applicable"
+
+
+def test_gains_are_computed_from_the_table(bench):
+    workdir, summary, _ = bench
+    agg = summary["protocols"]["transductive"]
+    avg = agg["averages"]["all"]
+    best_kge = max(("transe", "distmult"), key=lambda m: avg[m]["mrr"]["mean"])
+    best_base = max(("popularity", "feature-knn"), key=lambda m: avg[m]["mrr"]["mean"])
+    g = agg["gains"]["biobridge-cpu"]["all"]
+    b = avg["biobridge-cpu"]["mrr"]["mean"]
+    assert g["best_kge"] == best_kge and g["best_non_kge"] == best_base
+    assert g["gain_over_best_kge"] == pytest.approx(b / avg[best_kge]["mrr"]["mean"] - 1)
+    assert g["gain_over_best_non_kge"] == pytest.approx(b / avg[best_base]["mrr"]["mean"] - 1)
+    # the CSV holds the same averages
+    rows = list(csv.DictReader((workdir / "benchmark-quick" / "transductive.csv").open()))
+    row = next(r for r in rows if r["task"] == "mean (all tasks)" and r["method"] == "biobridge-cpu")
+    assert float(row["mrr_mean"]) == pytest.approx(b, abs=1e-6)
+    assert summary["protocols"]["inductive"]["gains"]["biobridge-cpu"]["all"]["best_kge"] is None
+
+
+def test_second_run_reuses_results(bench):
+    workdir, summary, _ = bench
+    again = run_benchmark(workdir, config=TINY, methods=["popularity", "feature-knn"], protocols=["paper"])
+    assert again["protocols"]["paper"]["tasks"].keys() == summary["protocols"]["paper"]["tasks"].keys()
+    assert again["wall_seconds"] < 30
+
+
+def _run(mrr_by_method, kinds, seed=42):
+    return {
+        m: {
+            "fit_seconds": 1.0,
+            "eval_seconds": 1.0,
+            "evaluation": {
+                "tasks": {
+                    t: {
+                        "counts": {"n_queries": 5, "n_candidates": 9},
+                        "methods": {m: {"status": "ok", "mrr": v[t], "hits@10": v[t]}},
+                    }
+                    for t in v
+                }
+            },
+        }
+        for m, v in mrr_by_method.items()
+    }
+
+
+def test_aggregate_mean_std_and_gains_by_hand():
+    config = replace(
+        default_config(quick=True),
+        bridges=(BridgeVariant("bridge"),),
+        kge_models=("TransE",),
+        baselines=("popularity",),
+    )
+    methods = ["bridge", "transe", "popularity"]
+    kinds = None
+    runs = {
+        42: _run(
+            {
+                "bridge": {"Prot2BP": 0.4, "Prot2MF": 0.6},
+                "transe": {"Prot2BP": 0.2, "Prot2MF": 0.3},
+                "popularity": {"Prot2BP": 0.1, "Prot2MF": 0.5},
+            },
+            kinds,
+        ),
+        43: _run(
+            {
+                "bridge": {"Prot2BP": 0.6, "Prot2MF": 0.6},
+                "transe": {"Prot2BP": 0.2, "Prot2MF": 0.3},
+                "popularity": {"Prot2BP": 0.1, "Prot2MF": 0.5},
+            },
+            kinds,
+        ),
+    }
+    agg = aggregate(runs, methods, config)
+    e = agg["tasks"]["Prot2BP"]["methods"]["bridge"]["mrr"]
+    assert e["mean"] == pytest.approx(0.5) and e["std"] == pytest.approx(math.sqrt(0.02))
+    avg = agg["averages"]["paper"]["bridge"]["mrr"]
+    assert avg["mean"] == pytest.approx(0.55)  # seeds: 0.5 and 0.6
+    g = relative_gains(agg)["bridge"]["paper"]
+    assert g["gain_over_best_kge"] == pytest.approx(0.55 / 0.25 - 1)
+    assert g["gain_over_best_non_kge"] == pytest.approx(0.55 / 0.3 - 1)
+    assert agg["gains"]["bridge"]["beats_non_kge_on"] == ["Prot2BP", "Prot2MF"]
