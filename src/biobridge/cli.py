@@ -197,5 +197,76 @@ def demo(
     typer.echo(f"artifacts: {workdir}")
 
 
+# similarity / context / generate (issue 5) live in biobridge.applications.cli
+from biobridge.applications.cli import register as _register_applications  # noqa: E402
+
+_register_applications(app)
+
+
+@app.command()
+def benchmark(
+    workdir: Path = WORKDIR,
+    quick: bool = typer.Option(False, "--quick", help="Seeded subset (120 nodes/type), 1 seed, few epochs, "
+                               "TransE + DistMult: a few minutes on 2 cores."),
+    protocol: list[str] = typer.Option([], help="paper | transductive | inductive (repeatable; "
+                                       "default all)."),
+    seed: list[int] = typer.Option([], help="Split and training seeds (repeatable; default 42 43 44, "
+                                   "quick 42)."),
+    method: list[str] = typer.Option([], help="Only these methods (repeatable), e.g. biobridge-cpu, transe, "
+                                     "rotate, popularity, feature-knn."),
+    kge_model: list[str] = typer.Option([], help="PyKEEN models (repeatable; default all six, quick 2)."),
+    kge_epochs: int | None = typer.Option(None, help="Epochs of every KGE model."),
+    variant: list[str] = typer.Option([], help="Bridge variants NAME=PRESET[,key=value...] replacing the "
+                                      "defaults, e.g. 'biobridge-l0=cpu,model.n_layers=0,train.epochs=2'."),
+    max_nodes_per_type: int | None = typer.Option(None, help="Run on a seeded subset of the working "
+                                                  "dir's KG."),
+    tasks: str = typer.Option("all", help="'all' tasks of the KG or the paper's 'paper' tasks."),
+    threads: int | None = typer.Option(None, help="torch threads."),
+    out: Path | None = typer.Option(None, help="Output directory (default WORKDIR/benchmark[-quick])."),
+    docs: Path | None = typer.Option(None, help="Regenerate the benchmark section of this Markdown file "
+                                     "(e.g. docs/benchmarks.md)."),
+    force: bool = typer.Option(False, help="Recompute results that could be reused."),
+    progress: bool = typer.Option(False, help="Progress bars while training bridges."),
+) -> None:
+    """Bridge vs KGE (PyKEEN) vs popularity vs feature-kNN on the same splits, protocols and seeds."""
+    from dataclasses import replace as _replace
+
+    from biobridge.evaluation.benchmark import BridgeVariant, default_config, run_benchmark
+
+    config = default_config(quick)
+    changes: dict = {"tasks": tasks, "num_threads": threads}
+    if kge_model:
+        changes["kge_models"] = tuple(kge_model)
+    if kge_epochs is not None:
+        changes["kge"] = {**config.kge, "epochs": kge_epochs}
+    if max_nodes_per_type is not None:
+        changes["max_nodes_per_type"] = max_nodes_per_type
+    if variant:
+        variants = []
+        for spec in variant:
+            name, sep, rest = spec.partition("=")
+            if not sep or not rest:
+                raise typer.BadParameter(f"--variant must look like NAME=PRESET[,key=value...], got {spec!r}")
+            preset_name, *pairs = rest.split(",")
+            overrides = {k: _json_or_str(v) for k, v in _parse_pairs(pairs, "--variant").items()}
+            note = f"{preset_name} preset with {overrides}"
+            variants.append(BridgeVariant(name, preset_name, overrides, note))
+        changes["bridges"] = tuple(variants)
+    config = _replace(config, **changes)
+    summary = run_benchmark(workdir, protocols=protocol or None, seeds=seed or None, methods=method or None,
+                            out_dir=out, config=config, docs_path=docs, force=force, progress=progress)
+    out_dir = Path(summary["out_dir"])
+    for name in summary["protocols"]:
+        typer.echo((out_dir / f"{name}.md").read_text(encoding="utf-8"))
+    typer.echo(f"tables, plots and benchmark.json: {out_dir}" + (f"; docs: {docs}" if docs else ""))
+
+
+def _json_or_str(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 if __name__ == "__main__":
     app()
