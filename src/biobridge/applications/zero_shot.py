@@ -1,0 +1,109 @@
+"""Zero-shot scoring of user-supplied candidates (a new modality or an ad-hoc candidate set).
+
+A candidate set the KG does not contain (phenotype texts, new molecules, sequences) is read **as** an existing
+node type ``as_type``: each candidate is encoded with that type's frozen encoder and mapped with that type's
+projection ``P_{as_type}``, the space the bridge's transformed queries live in. The query is transformed
+under ``(head_type, relation, tail_type)``; ``tail_type`` defaults to ``as_type`` (the relation token and the
+tail-type token the transformer sees). Score = cosine.
+
+>>> score_candidates(bridge, "CC(=O)Oc1ccccc1C(=O)O", "drug", ["fever", "gout"], as_type="disease")
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FEATURE_COLUMNS = ("feature", "candidate", "text", "smiles", "sequence")
+
+
+def read_candidates(path: str | Path) -> pd.DataFrame:
+    """Candidates from a TSV file: columns ``id``, ``name`` (optional) and a feature column named one of
+    ``feature``/``candidate``/``text``/``smiles``/``sequence``; a file without a header (or with one column)
+    is read as one feature per line. Blank lines are skipped; ids default to ``cand<line>``."""
+    path = Path(path)
+    lines = [ln.rstrip("\n\r") for ln in path.read_text(encoding="utf-8").splitlines()]
+    rows = [ln for ln in lines if ln.strip()]
+    if not rows:
+        raise ValueError(f"{path}: no candidates")
+    header = [h.strip().lower() for h in rows[0].split("\t")]
+    feature_col = next((c for c in FEATURE_COLUMNS if c in header), None)
+    if feature_col is None:
+        features = [r.split("\t")[0].strip() for r in rows] if len(header) > 1 else [r.strip() for r in rows]
+        frame = pd.DataFrame({"feature": features})
+    else:
+        frame = pd.read_csv(path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, keep_default_na=False)
+        frame.columns = [c.strip().lower() for c in frame.columns]
+        frame = frame.rename(columns={feature_col: "feature"})
+        frame = frame[frame["feature"].str.strip() != ""].reset_index(drop=True)
+    if "id" not in frame.columns:
+        frame["id"] = [f"cand{i + 1}" for i in range(len(frame))]
+    if "name" not in frame.columns:
+        frame["name"] = frame["feature"].str.slice(0, 60)
+    return frame[["id", "name", "feature"]].reset_index(drop=True)
+
+
+def _as_frame(candidates: Sequence[str] | str | Path | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(candidates, pd.DataFrame):
+        frame = candidates.copy()
+        if "feature" not in frame.columns:
+            raise ValueError("a candidate DataFrame needs a 'feature' column")
+        frame["id"] = frame["id"] if "id" in frame.columns else [f"cand{i + 1}" for i in range(len(frame))]
+        frame["name"] = frame["name"] if "name" in frame.columns else frame["feature"].str.slice(0, 60)
+        return frame[["id", "name", "feature"]].reset_index(drop=True)
+    if isinstance(candidates, str | Path):
+        return read_candidates(candidates)
+    features = [str(c) for c in candidates]
+    if not features:
+        raise ValueError("no candidates")
+    return pd.DataFrame(
+        {
+            "id": [f"cand{i + 1}" for i in range(len(features))],
+            "name": [f[:60] for f in features],
+            "feature": features,
+        }
+    )
+
+
+def score_candidates(
+    bridge,
+    query: str,
+    head_type: str,
+    candidates: Sequence[str] | str | Path | pd.DataFrame,
+    as_type: str,
+    relation: str | None = None,
+    tail_type: str | None = None,
+    k: int | None = None,
+) -> pd.DataFrame:
+    """Rank user candidates for one query, reading every candidate as a node of ``as_type``.
+
+    ``query``: raw feature (sequence / SMILES / text) or the id of a KG node of ``head_type``.
+    ``candidates``: a list of raw features, a TSV path (see :func:`read_candidates`) or a DataFrame with a
+    ``feature`` column. ``relation`` is inferred when exactly one relation links ``head_type`` to
+    ``tail_type`` (default ``as_type``). Invalid candidates raise ``ValueError`` naming the row.
+    Returns columns rank, id, name, score (cosine), feature; ``k`` keeps the top ``k``.
+    """
+    tail_type = tail_type or as_type
+    relation = bridge.resolve_relation(head_type, tail_type, relation)
+    frame = _as_frame(candidates)
+    node = bridge.match_node(query, head_type)
+    text = bridge.kg.nodes.at[node, "feature"] if node is not None else query
+    qvec = bridge.transform(text, head_type, relation, tail_type)[0]
+    cvec = bridge.project(frame["feature"].tolist(), as_type)
+    scores = cvec @ qvec
+    order = np.argsort(-scores, kind="stable")
+    if k is not None:
+        order = order[:k]
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1),
+            "id": frame["id"].to_numpy()[order],
+            "name": frame["name"].to_numpy()[order],
+            "score": np.round(scores[order].astype(np.float64), 6),
+            "feature": frame["feature"].to_numpy()[order],
+        }
+    )
