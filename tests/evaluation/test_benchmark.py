@@ -161,3 +161,21 @@ def test_aggregate_mean_std_and_gains_by_hand():
     assert g["gain_over_best_kge"] == pytest.approx(0.55 / 0.25 - 1)
     assert g["gain_over_best_non_kge"] == pytest.approx(0.55 / 0.3 - 1)
     assert agg["gains"]["bridge"]["beats_non_kge_on"] == ["Prot2BP", "Prot2MF"]
+
+
+def test_method_run_on_fewer_seeds_is_aggregated_over_its_own_seeds():
+    config = replace(
+        default_config(quick=True),
+        bridges=(BridgeVariant("bridge"), BridgeVariant("big")),
+        kge_models=(),
+        baselines=("popularity",),
+    )
+    runs = {
+        42: _run({"bridge": {"Prot2BP": 0.4}, "big": {"Prot2BP": 0.9}, "popularity": {"Prot2BP": 0.1}}, None),
+        43: _run({"bridge": {"Prot2BP": 0.6}, "popularity": {"Prot2BP": 0.3}}, None),
+    }
+    agg = aggregate(runs, ["bridge", "big", "popularity"], config)
+    assert agg["seeds_per_method"]["big"] == [42]
+    assert agg["tasks"]["Prot2BP"]["methods"]["big"]["mrr"] == {"mean": 0.9, "std": 0.0, "n": 1}
+    assert agg["averages"]["paper"]["popularity"]["mrr"]["mean"] == pytest.approx(0.2)
+    assert agg["gains"]["big"]["paper"]["gain_over_best_non_kge"] == pytest.approx(0.9 / 0.2 - 1)

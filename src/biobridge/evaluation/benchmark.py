@@ -410,7 +410,7 @@ def run_benchmark(
                 **{k: v for k, v in split.counts().items() if k != "per_relation"},
             }
             runs[protocol][seed] = {}
-            for method in selected:
+            for method in config.method_names:
                 kind = _kind(config, method)
                 path = out_dir / "runs" / f"{protocol}-seed{seed}" / f"{method}.json"
                 fingerprint = _fingerprint(
@@ -420,7 +420,9 @@ def run_benchmark(
                         "tasks": [t.name for t in all_tasks],
                     }
                 )
-                if path.exists() and not force:
+                # results computed earlier with the same split and settings are reused (and reported even
+                # when the method is not among ``methods`` this time)
+                if path.exists() and not (force and method in selected):
                     saved = read_json(path)
                     if (
                         saved.get("split_hash") == split.content_hash()
@@ -429,6 +431,8 @@ def run_benchmark(
                         log.info("reusing %s", path)
                         runs[protocol][seed][method] = saved
                         continue
+                if method not in selected:
+                    continue
                 log.info("== %s seed %d: %s", protocol, seed, method)
                 record = _run_method(
                     method,
@@ -446,13 +450,14 @@ def run_benchmark(
                 write_json(path, _finite(record))
                 runs[protocol][seed][method] = record
 
+    reported = [m for m in config.method_names if any(m in r for p in runs.values() for r in p.values())]
     summary = {
         "format": "biobridge-benchmark",
         "version": RESULT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": _command_line(config, selected),
         "config": config.to_dict(),
-        "methods": selected,
+        "methods": reported,
         "data": data_info,
         "splits": splits_info,
         "versions": _versions(),
@@ -460,7 +465,9 @@ def run_benchmark(
         "protocols": {},
     }
     for protocol in config.protocols:
-        agg = aggregate(runs[protocol], selected, config)
+        agg = aggregate(
+            runs[protocol], [m for m in reported if any(m in r for r in runs[protocol].values())], config
+        )
         summary["protocols"][protocol] = agg
         write_text(out_dir / f"{protocol}.md", protocol_markdown(protocol, agg, config))
         write_text(out_dir / f"{protocol}.csv", protocol_csv(agg))
@@ -494,10 +501,13 @@ def aggregate(
     """Mean +- sample std over seeds of MRR and Hits@10 per task and method, the averages over tasks (per
     seed, then over seeds), the status per task and the bridges' relative gains."""
     seeds = sorted(runs)
+    seeds_of = {m: [s for s in seeds if m in runs[s]] for m in methods}
     task_names: list[str] = []
     task_counts: dict[str, dict[str, Any]] = {}
     for seed in seeds:
         for method in methods:
+            if method not in runs[seed]:
+                continue
             for name, t in runs[seed][method]["evaluation"]["tasks"].items():
                 if name not in task_names:
                     task_names.append(name)
@@ -512,7 +522,7 @@ def aggregate(
         for method in methods:
             entries = [
                 runs[s][method]["evaluation"]["tasks"].get(name, {}).get("methods", {}).get(method, {})
-                for s in seeds
+                for s in seeds_of[method]
             ]
             statuses = {e.get("status", "missing") for e in entries}
             status = (
@@ -552,7 +562,7 @@ def aggregate(
                             [runs[s][method]["evaluation"]["tasks"][n]["methods"][method][key] for n in names]
                         )
                     )
-                    for s in seeds
+                    for s in seeds_of[method]
                 ]
                 entry[key] = _mean_std(per_seed)
                 entry[f"per_seed_{key}"] = per_seed
@@ -563,13 +573,14 @@ def aggregate(
         "tasks": per_task,
         "averages": averages,
         "kinds": {m: _kind(config, m) for m in methods},
+        "seeds_per_method": seeds_of,
     }
     agg["gains"] = relative_gains(agg)
     agg["notes"] = {b.name: b.note for b in config.bridges if b.name in methods and b.note}
     agg["timings_s"] = {
         m: {
-            "fit": _mean_std([runs[s][m]["fit_seconds"] for s in seeds]),
-            "eval": _mean_std([runs[s][m]["eval_seconds"] for s in seeds]),
+            "fit": _mean_std([runs[s][m]["fit_seconds"] for s in seeds_of[m]]),
+            "eval": _mean_std([runs[s][m]["eval_seconds"] for s in seeds_of[m]]),
         }
         for m in methods
     }
@@ -645,7 +656,7 @@ def protocol_markdown(protocol: str, agg: dict[str, Any], config: BenchmarkConfi
     ]
     for key, title in (("mrr", "MRR"), ("hits@10", "Hits@10")):
         lines += [f"**{title}**", ""]
-        lines.append("| task | queries | candidates | " + " | ".join(methods) + " |")
+        lines.append("| task | queries | candidates | " + " | ".join(_header(m, agg) for m in methods) + " |")
         lines.append("|---|---:|---:|" + "---:|" * len(methods))
         for name, t in agg["tasks"].items():
             vals = {m: t["methods"][m][key]["mean"] for m in methods if t["methods"][m]["status"] == "ok"}
@@ -709,6 +720,13 @@ def protocol_markdown(protocol: str, agg: dict[str, Any], config: BenchmarkConfi
         "",
     ]
     return "\n".join(lines)
+
+
+def _header(method: str, agg: dict[str, Any]) -> str:
+    seeds = agg.get("seeds_per_method", {}).get(method, agg["seeds"])
+    if len(seeds) == len(agg["seeds"]):
+        return method
+    return f"{method} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))})"
 
 
 def _opt(x: float | None) -> str:
