@@ -53,6 +53,7 @@ def test_tables_and_files(bench):
     assert summary["methods"] == [
         "biobridge-cpu",
         "biobridge-paper",
+        "biobridge-cpu+knn",
         "transe",
         "distmult",
         "popularity",

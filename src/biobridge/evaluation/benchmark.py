@@ -76,6 +76,9 @@ class BenchmarkConfig:
     kge: dict[str, Any] = field(default_factory=dict)  # KGESettings fields shared by every KGE model
     baselines: tuple[str, ...] = BASELINE_NAMES
     knn_k: int = 50
+    # late fusions (reciprocal rank): (name, (method, ...)); parts are bridges or baselines
+    fusions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fusion_k: float = 60.0
     test_fraction: float = 0.1
     max_nodes_per_type: int | None = None
     candidate_policy: str = "relation"
@@ -109,6 +112,7 @@ def default_config(quick: bool = False, **changes: Any) -> BenchmarkConfig:
                     "paper preset REDUCED for CPU: 1 epoch of 4,096 triples, batch 1,024",
                 ),
             ),
+            fusions=(("biobridge-cpu+knn", ("biobridge-cpu", "feature-knn")),),
             kge_models=("TransE", "DistMult"),
             kge={"embedding_dim": 32, "epochs": 20, "batch_size": 1024, "lr": 1e-2, "num_negs_per_pos": 4},
             knn_k=10,
@@ -126,6 +130,7 @@ def default_config(quick: bool = False, **changes: Any) -> BenchmarkConfig:
                     "paper preset REDUCED for CPU: 1 epoch of 40,960 triples (paper: 10 full epochs)",
                 ),
             ),
+            fusions=(("biobridge-cpu+knn", ("biobridge-cpu", "feature-knn")),),
             kge={"embedding_dim": 64, "epochs": 10, "batch_size": 8192, "lr": 5e-3, "num_negs_per_pos": 8},
         )
     return replace(base, **changes)
@@ -255,33 +260,40 @@ def _method_settings(config: BenchmarkConfig, method: str) -> dict[str, Any]:
     for m in config.kge_models:
         if m.lower() == method:
             return {"kind": "kge", "model": m, **config.kge}
+    if method in dict(config.fusions):
+        parts = dict(config.fusions)[method]
+        return {
+            "kind": "fusion",
+            "k": config.fusion_k,
+            "parts": {p: _method_settings(config, p) for p in parts},
+        }
     if method == "feature-knn":
         return {"kind": "baseline", "k": config.knn_k}
     return {"kind": "baseline"}
 
 
-def _run_method(
+def _build_scorer(
     method: str,
     kind: str,
     kg,
     split,
     table,
-    tasks: list[Task],
     config: BenchmarkConfig,
     seed: int,
-    model_dir: Path,
+    models_dir: Path,
     progress: bool,
-) -> dict[str, Any]:
+):
+    """The scorer of ``method`` on ``split`` (training it, or reusing a finished bridge checkpoint under
+    ``models_dir/<method>``) and the details to record."""
     from biobridge.evaluation.baselines import PopularityScorer
 
-    started = time.perf_counter()
     details: dict[str, Any] = {}
     if kind == "bridge":
         from biobridge.retrieval.scorer import BridgeScorer
 
         variant = next(b for b in config.bridges if b.name == method)
         model, training, run_config = _train_bridge(
-            kg, split, table, variant, seed, model_dir, config.num_threads, progress
+            kg, split, table, variant, seed, models_dir / method, config.num_threads, progress
         )
         details = {
             "run_config": run_config.to_dict(),
@@ -302,6 +314,16 @@ def _run_method(
             settings = KGESettings(model=model_name, seed=seed, num_threads=config.num_threads, **config.kge)
             scorer = KGEScorer(kg, split, settings, name=method)
             details = {"settings": scorer.settings}
+    elif kind == "fusion":
+        from biobridge.evaluation.fusion import RankFusionScorer
+
+        parts = dict(config.fusions)[method]
+        built = [
+            _build_scorer(p, _kind(config, p), kg, split, table, config, seed, models_dir, progress)
+            for p in parts
+        ]
+        scorer = RankFusionScorer([b[0] for b in built], k=config.fusion_k, name=method)
+        details = {"settings": scorer.settings, "parts": {p: b[1] for p, b in zip(parts, built, strict=True)}}
     elif method == "popularity":
         scorer = PopularityScorer(kg, split)
     elif method == "feature-knn":
@@ -311,6 +333,23 @@ def _run_method(
         details = {"settings": scorer.settings}
     else:
         raise ValueError(f"unknown method {method!r}")
+    return scorer, details
+
+
+def _run_method(
+    method: str,
+    kind: str,
+    kg,
+    split,
+    table,
+    tasks: list[Task],
+    config: BenchmarkConfig,
+    seed: int,
+    models_dir: Path,
+    progress: bool,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    scorer, details = _build_scorer(method, kind, kg, split, table, config, seed, models_dir, progress)
     fit_seconds = time.perf_counter() - started
     eval_start = time.perf_counter()
     result = evaluate(
@@ -342,6 +381,8 @@ def _run_method(
 def _kind(config: BenchmarkConfig, method: str) -> str:
     if method in {b.name for b in config.bridges}:
         return "bridge"
+    if method in dict(config.fusions):
+        return "fusion"
     if method in {m.lower() for m in config.kge_models}:
         return "kge"
     return "baseline"
@@ -380,6 +421,10 @@ def run_benchmark(
     bad = [m for m in selected if m not in config.method_names]
     if bad:
         raise ValueError(f"unknown methods {bad}; known: {config.method_names}")
+    for name, parts in config.fusions:
+        wrong = [p for p in parts if _kind(config, p) not in ("bridge", "baseline")]
+        if wrong:
+            raise ValueError(f"fusion {name!r}: parts must be bridges or baselines, not {wrong}")
     if any(_kind(config, m) == "kge" for m in selected):
         from biobridge.evaluation.kge import require_pykeen
 
@@ -443,7 +488,7 @@ def run_benchmark(
                     all_tasks,
                     config,
                     seed,
-                    out_dir / "models" / f"{protocol}-seed{seed}" / method,
+                    out_dir / "models" / f"{protocol}-seed{seed}",
                     progress,
                 )
                 record["fingerprint"] = fingerprint
@@ -588,12 +633,12 @@ def aggregate(
 
 
 def relative_gains(agg: dict[str, Any]) -> dict[str, Any]:
-    """For each bridge: (its average MRR - the best baseline's) / the best baseline's, against the best KGE
-    model and against the best non-KGE baseline (popularity, feature-kNN), on the averages over all tasks and
-    over the paper's tasks; plus the tasks where the bridge beats both non-KGE baselines."""
+    """For each bridge (and fusion): (its average MRR - the best baseline's) / the best baseline's, against
+    the best KGE model and against the best non-KGE baseline (popularity, feature-kNN), on the averages over
+    all tasks and over the paper's tasks; plus the tasks where it beats both non-KGE baselines."""
     kinds = agg["kinds"]
     out: dict[str, Any] = {}
-    for bridge in [m for m, k in kinds.items() if k == "bridge"]:
+    for bridge in [m for m, k in kinds.items() if k in ("bridge", "fusion")]:
         out[bridge] = {}
         for group, avg in agg["averages"].items():
             entry: dict[str, Any] = {}
@@ -909,6 +954,7 @@ def write_docs(summary: dict[str, Any], out_dir: Path, docs_path: Path) -> Path:
 def _config_from_dict(d: dict[str, Any]) -> BenchmarkConfig:
     d = dict(d)
     d["bridges"] = tuple(BridgeVariant(**b) for b in d.get("bridges", []))
+    d["fusions"] = tuple((name, tuple(parts)) for name, parts in d.get("fusions", []))
     for key in ("protocols", "seeds", "kge_models", "baselines"):
         d[key] = tuple(d.get(key, ()))
     return BenchmarkConfig(**d)
