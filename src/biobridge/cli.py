@@ -250,6 +250,8 @@ def benchmark(
             preset_name, *pairs = rest.split(",")
             overrides = {k: _json_or_str(v) for k, v in _parse_pairs(pairs, "--variant").items()}
             note = f"{preset_name} preset with {overrides}"
+            if preset_name == "paper" and overrides:
+                note += " (REDUCED for CPU; the paper trains 10 full epochs)"
             variants.append(BridgeVariant(name, preset_name, overrides, note))
         changes["bridges"] = tuple(variants)
     config = _replace(config, **changes)

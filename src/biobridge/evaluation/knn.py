@@ -70,6 +70,8 @@ class FeatureKNNScorer:
         self._index = KGIndex(kg)
         self._train = split_parts(kg, split) == TRAIN_PART
         self._cache: dict[tuple[str, str, str], _TaskIndex | None] = {}
+        self._columns_key: tuple | None = None
+        self._columns: sp.csr_matrix | None = None
 
     @property
     def settings(self) -> dict:
@@ -102,6 +104,15 @@ class FeatureKNNScorer:
             result = _TaskIndex(unique_heads, vectors, adjacency, degree)
         self._cache[task.key] = result
         return result
+
+    def _adjacency_columns(self, task: Task, index: _TaskIndex, candidate_nodes: np.ndarray) -> sp.csr_matrix:
+        """``adjacency[:, candidate_nodes]``, cached for the last (task, candidate pool): the evaluator asks
+        for the same pool chunk after chunk."""
+        key = (task.key, np.ascontiguousarray(candidate_nodes).tobytes())
+        if self._columns_key != key:
+            self._columns = index.adjacency[:, candidate_nodes].tocsr()
+            self._columns_key = key
+        return self._columns
 
     def neighbours(self, task: Task, query_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(similarities (q, k'), training-head node indices (q, k')) of each query's nearest training heads,
@@ -142,7 +153,8 @@ class FeatureKNNScorer:
             (weights.ravel(), rows.ravel(), np.arange(n_q + 1, dtype=np.int64) * kk),
             shape=(n_q, len(index.heads)),
         )
-        votes = (w @ index.adjacency[:, candidate_nodes]).toarray().astype(np.float32, copy=False)
+        votes = (w @ self._adjacency_columns(task, index, candidate_nodes)).toarray()
+        votes = votes.astype(np.float32, copy=False)
         if self.popularity_weight:
             votes += self.popularity_weight * index.in_degree[candidate_nodes][None, :]
         return votes
