@@ -21,6 +21,8 @@ class ModelConfig:
     dropout: float = 0.1
     activation: str = "gelu"
     residual: bool = True
+    # Standardise each input dimension with the mean/std of the training nodes of its type (stored in the model).
+    standardize_inputs: bool = True
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ PRESETS: dict[str, RunConfig] = {
     # The paper's setting (BioBridge, ICLR 2024): 6 layers, H=768, 12 heads, FF 2048, 10 epochs, batch 4096.
     "paper": RunConfig(
         preset="paper",
-        model=ModelConfig(hidden_dim=768, n_layers=6, n_heads=12, ff_dim=2048, dropout=0.1),
+        model=ModelConfig(hidden_dim=768, n_layers=6, n_heads=12, ff_dim=2048, dropout=0.1,
+                          standardize_inputs=False),
         train=TrainConfig(
             epochs=10,
             batch_size=4096,

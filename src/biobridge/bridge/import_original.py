@@ -200,6 +200,7 @@ def import_original_checkpoint(
         dropout=ORIGINAL_DROPOUT,
         activation=ORIGINAL_ACTIVATION,
         residual=True,
+        standardize_inputs=False,
     )
     model = BridgeModel(schema, config)
 

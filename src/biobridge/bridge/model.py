@@ -35,6 +35,24 @@ class BridgeSchema:
         return cls(input_dims={k: int(v) for k, v in data["input_dims"].items()}, relations=tuple(data["relations"]))
 
 
+class InputStandardizer(nn.Module):
+    """``(e - mean) / scale`` per input dimension; identity until ``fit`` sets the training statistics."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, embeddings: torch.Tensor, eps: float = 1e-6) -> None:
+        self.mean.copy_(embeddings.mean(0))
+        std = embeddings.std(0, unbiased=False)
+        self.scale.copy_(torch.where(std > eps, std, torch.ones_like(std)))  # constant dims pass through
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.scale
+
+
 class BridgeModel(nn.Module):
     def __init__(self, schema: BridgeSchema, config: ModelConfig):
         super().__init__()
@@ -44,6 +62,11 @@ class BridgeModel(nn.Module):
         self.type_ids = {t: i for i, t in enumerate(schema.node_types)}
         self.relation_ids = {r: i for i, r in enumerate(schema.relations)}
         self.projections = nn.ModuleDict({t: nn.Linear(d, h, bias=False) for t, d in schema.input_dims.items()})
+        self.standardizers = (
+            nn.ModuleDict({t: InputStandardizer(d) for t, d in schema.input_dims.items()})
+            if config.standardize_inputs
+            else None
+        )
         self.node_type_embed = nn.Sequential(nn.Embedding(len(self.type_ids), h), nn.LayerNorm(h))
         self.relation_embed = nn.Sequential(nn.Embedding(max(1, len(self.relation_ids)), h), nn.LayerNorm(h))
         if config.n_layers > 0:
@@ -80,6 +103,8 @@ class BridgeModel(nn.Module):
         """``P_t e``: raw encoder embeddings of one node type -> the shared H-d space."""
         if node_type not in self.projections:
             raise KeyError(f"the bridge has no projection for node type {node_type!r}")
+        if self.standardizers is not None:
+            embeddings = self.standardizers[node_type](embeddings)
         return self.projections[node_type](embeddings)
 
     def project_mixed(self, embeddings: Sequence[torch.Tensor], node_types: Sequence[str]) -> torch.Tensor:

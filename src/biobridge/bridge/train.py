@@ -130,6 +130,15 @@ class TrainingStep(nn.Module):
         return info_nce_loss(out, z_tails, z_negs, self.config.temperature, mask, reduction="sum") * loss_scale
 
 
+def fit_standardizers(model: BridgeModel, table: EmbeddingTable, train_nodes: np.ndarray) -> None:
+    """Input statistics per node type from the training nodes only (held-out nodes never inform them)."""
+    codes = table.type_code[train_nodes]
+    for code, node_type in enumerate(table.types):
+        nodes = train_nodes[codes == code]
+        if len(nodes):
+            model.standardizers[node_type].fit(table.raw(node_type, nodes))
+
+
 def resolve_train_device(tc: TrainConfig, ctx: DistContext) -> torch.device:
     if tc.device == "auto":
         if torch.cuda.is_available():
@@ -165,6 +174,8 @@ def train_bridge(
     data = select_training_triples(kg, split, table, model)
     if len(data) == 0:
         raise ValueError("no training triples with embeddings on both ends")
+    if model.standardizers is not None:
+        fit_standardizers(model, table, np.union1d(data.heads, data.tails))
     sampler = NegativeSampler(kg.node_type_array(), data.heads, data.relations, data.tails,
                               train_nodes=np.union1d(data.heads, data.tails))
     positives = PositivePairs(data.heads, data.tails, kg.num_nodes)
