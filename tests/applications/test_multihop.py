@@ -65,3 +65,19 @@ def test_scorer_matches_search(tiny_bridge):
     np.testing.assert_allclose(scores, ref.scores.numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="does not answer"):
         scorer.score(Task("Prot2Drug", "protein", "rev_target", "drug"), drugs, diseases)
+
+
+def test_similarity_hop(tiny_bridge):
+    """``t:~:t`` compares projections: a similarity hop from a KG disease finds that disease first."""
+    kg = tiny_bridge.kg
+    disease = int(kg.triples.loc[kg.triples["relation"] == "associated_with", "head"].iloc[0])
+    res = multi_hop(tiny_bridge, kg.nodes.at[disease, "node_id"], "disease:~:disease", k=3)
+    assert res.at[0, "node_id"] == kg.nodes.at[disease, "node_id"]
+    assert res.at[0, "score"] == pytest.approx(1.0, abs=1e-5)
+    path = "disease:associated_with:protein,protein:rev_associated_with:disease,disease:~:disease"
+    res = multi_hop(tiny_bridge, "Name: Marfan syndrome.", path, k=4, beam=3)
+    for row in res.itertuples():
+        assert row.path.count(" -> ") == 1  # protein -> disease intermediate nodes
+        assert row.score == pytest.approx(np.mean(row.hop_cosines), abs=2e-4)
+    with pytest.raises(ValueError, match="similarity hop"):
+        multi_hop(tiny_bridge, "x", "disease:~:protein", k=2)

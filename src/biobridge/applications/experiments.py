@@ -83,9 +83,28 @@ def train_without_relation(
 
 
 DEFAULT_COMPOSITIONS = (
-    ("drug:target:protein,protein:rev_associated_with:disease", "mean", "max", 10),
-    ("drug:target:protein,protein:rev_associated_with:disease", "mean", "softmax", 10),
-    ("drug:target:protein,protein:rev_associated_with:disease", "product", "softmax", 30),
+    # (label, path, aggregate, pool, beam)
+    (
+        "compose target>rev_associated_with (mean, max, beam 10)",
+        "drug:target:protein,protein:rev_associated_with:disease",
+        "mean",
+        "max",
+        10,
+    ),
+    (
+        "compose target>rev_associated_with (mean, softmax, beam 10)",
+        "drug:target:protein,protein:rev_associated_with:disease",
+        "mean",
+        "softmax",
+        10,
+    ),
+    (
+        "compose target>rev_associated_with>~ (mean, softmax, beam 10)",
+        "drug:target:protein,protein:rev_associated_with:disease,disease:~:disease",
+        "mean",
+        "softmax",
+        10,
+    ),
 )
 
 
@@ -125,18 +144,9 @@ def unseen_relation_experiment(
         Constant(),
         PopularityScorer(kg, base_split, name="popularity (original training edges)"),
     ]
-    for path, aggregate, pool, beam in compositions:
+    for label, path, aggregate, pool, beam in compositions:
         scorers.append(
-            MultiHopScorer(
-                model,
-                table,
-                kg,
-                path,
-                beam=beam,
-                aggregate=aggregate,
-                pool=pool,
-                name=f"compose[{path.replace(',', ' > ')}|{aggregate}|{pool}|beam{beam}]",
-            )
+            MultiHopScorer(model, table, kg, path, beam=beam, aggregate=aggregate, pool=pool, name=label)
         )
     if supervised_model_dir is not None:
         scorers.append(BridgeScorer(load_checkpoint(supervised_model_dir), table, name="supervised bridge"))
@@ -251,3 +261,66 @@ def heldout_design_experiment(
         "summary": summary,
         "diseases": rows,
     }
+
+
+def main(argv=None) -> None:
+    """``python -m biobridge.applications.experiments STEP --workdir W`` — the measured runs of the docs.
+
+    Steps: ``train`` (the bridge, WORKDIR/model), ``train-minus`` (without ``indication``,
+    WORKDIR/model_minus_indication), ``similarity``, ``unseen``, ``design``. Results: WORKDIR/applications/.
+    """
+    import argparse
+    import json
+
+    from biobridge import pipeline
+    from biobridge.artifacts import write_json
+    from biobridge.config import preset, with_overrides
+
+    parser = argparse.ArgumentParser(prog="python -m biobridge.applications.experiments")
+    parser.add_argument("step", choices=["train", "train-minus", "similarity", "unseen", "design"])
+    parser.add_argument("--workdir", "-w", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--n-pairs", type=int, default=5000)
+    parser.add_argument("--n-diseases", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    wd = pipeline.Workdir(args.workdir)
+    out = wd.root / "applications"
+    config = with_overrides(preset("cpu"), {"train.epochs": args.epochs, "train.num_threads": args.threads})
+    started = time.perf_counter()
+    if args.step == "train":
+        summary = pipeline.train(wd.root, config, progress=False)
+    elif args.step == "train-minus":
+        summary = train_without_relation(wd.root, config, "indication", progress=False)
+    elif args.step == "similarity":
+        from biobridge.applications.similarity import similarity_benchmark
+
+        kg, split, table, model = pipeline.load_trained(wd.root)
+        summary = similarity_benchmark(kg, split, table, model, n_pairs=args.n_pairs, seed=args.seed)
+    elif args.step == "unseen":
+        result = unseen_relation_experiment(wd.root, wd.root / "model_minus_indication", wd.model)
+        result.to_json(out / "unseen_relation_metrics.json")
+        summary = {"table": result.format_table(), "markdown": result.to_markdown()}
+        print(summary["markdown"])
+    else:
+        from biobridge.retrieval.bridge import Bridge
+
+        bridge = Bridge.from_pretrained(wd.root / "model_minus_indication")
+        summary = heldout_design_experiment(
+            bridge,
+            n_diseases=args.n_diseases,
+            seed=args.seed,
+            n=30,
+            n_brics=1000,
+            n_mutations=300,
+            time_budget_s=20,
+        )
+    summary = {"step": args.step, "seconds": round(time.perf_counter() - started, 1), "result": summary}
+    write_json(out / f"{args.step}.json", summary)
+    print(json.dumps(summary, indent=2, default=str)[:6000])
+
+
+if __name__ == "__main__":
+    main()

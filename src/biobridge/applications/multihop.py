@@ -2,12 +2,16 @@
 
 A path is a list of hops ``(head_type, relation, tail_type)`` whose types chain
 (``hop[i].tail_type == hop[i + 1].head_type``); the string form is
-``disease:associated_with:protein,protein:rev_target:drug`` (:func:`parse_path`).
+``disease:associated_with:protein,protein:rev_target:drug`` (:func:`parse_path`). The relation ``~`` makes a
+*similarity hop* ``t:~:t``: nearest neighbours of the same type in the projected space (cosine of
+``P_t e``), e.g. ``...,protein:rev_associated_with:disease,disease:~:disease`` snaps onto KG diseases first
+and then moves to similar diseases (those of another relation or a user candidate set).
 
 Search (beam over intermediate KG nodes):
 
 1. hop 1: the query's bridged vector ``transform(query, h1, r1, t1)`` is scored (cosine) against every
-   candidate of ``t1`` (KG nodes of that type taking part in ``r1``); the ``beam`` best become the frontier.
+   candidate of ``t1`` (KG nodes of that type taking part in ``r1``; every embedded node of the type for a
+   similarity hop); the ``beam`` best become the frontier.
 2. hop i > 1: every frontier node's stored embedding is transformed under hop i and scored against the
    candidates of ``t_i``; a candidate reached from frontier node ``n`` gets the path score
    ``aggregate(path score of n, cos_i)``; candidates pool the scores of the paths reaching them.
@@ -85,6 +89,17 @@ def candidate_nodes(kg, table, node_type: str, relation: str | None) -> np.ndarr
     return nodes[table.has_embedding(nodes)]
 
 
+SIMILARITY = "~"
+
+
+def hop_vectors(model, raw: torch.Tensor, hop: Hop) -> torch.Tensor:
+    """L2-normalised query vectors of one hop: ``transform`` under the hop's relation, or for a similarity hop
+    (relation ``~``) the plain projection ``P_t e`` (nearest neighbours of the same type)."""
+    if hop.relation == SIMILARITY:
+        return F.normalize(model.project(raw, hop.head_type), dim=1)
+    return F.normalize(model.transform_named(raw, hop.head_type, hop.relation, hop.tail_type), dim=1)
+
+
 def _combine(prev: torch.Tensor, cos: torch.Tensor, hop_number: int, aggregate: str) -> torch.Tensor:
     if aggregate == "mean":
         return (prev * (hop_number - 1) + cos) / hop_number
@@ -139,13 +154,13 @@ def search_paths(
             if i == len(hops) - 1 and last_candidates is not None:
                 cands = np.asarray(last_candidates, dtype=np.int64)
             else:
-                cands = candidate_nodes(kg, table, hop.tail_type, hop.relation)
+                rel = None if hop.relation == SIMILARITY else hop.relation
+                cands = candidate_nodes(kg, table, hop.tail_type, rel)
             if len(cands) == 0:
                 raise ValueError(f"no embedded {hop.tail_type} candidates for {hop.relation}")
             cvec = F.normalize(table.project(model, cands), dim=1)
             if i == 0:
-                vec = model.transform_named(raw_queries, hop.head_type, hop.relation, hop.tail_type)
-                cos = F.normalize(vec, dim=1) @ cvec.T
+                cos = hop_vectors(model, raw_queries, hop) @ cvec.T
                 acc = (1 + cos) / 2 if aggregate == "product" else cos
             else:
                 b = min(beam, acc.shape[1])
@@ -155,10 +170,7 @@ def search_paths(
                 frontiers.append(front)
                 positions.append(top_pos)
                 raw = table.raw(hop.head_type, front.ravel())
-                vec = F.normalize(
-                    model.transform_named(raw, hop.head_type, hop.relation, hop.tail_type), dim=1
-                )
-                cos = (vec @ cvec.T).view(front.shape[0], b, -1)
+                cos = (hop_vectors(model, raw, hop) @ cvec.T).view(front.shape[0], b, -1)
                 acc, parent = _pool(_combine(top_val[:, :, None], cos, i + 1, aggregate), pool, tau)
                 parents.append(parent.numpy())
             prev_cands = cands
@@ -192,6 +204,10 @@ def multi_hop(
     """
     hops = parse_path(path)
     for hop in hops:
+        if hop.relation == SIMILARITY:
+            if hop.head_type != hop.tail_type:
+                raise ValueError(f"a similarity hop links a type to itself, got {hop}")
+            continue
         bridge.resolve_relation(hop.head_type, hop.tail_type, hop.relation)
     node = bridge.match_node(query, hops[0].head_type)
     text = bridge.kg.nodes.at[node, "feature"] if node is not None else query
@@ -212,17 +228,10 @@ def multi_hop(
                 if a is None:
                     key = ("query", h)
                     if key not in q_vecs:
-                        q_vecs[key] = F.normalize(
-                            bridge.model.transform_named(raw, h.head_type, h.relation, h.tail_type), dim=1
-                        )
+                        q_vecs[key] = hop_vectors(bridge.model, raw, h)
                     va = q_vecs[key]
                 else:
-                    va = F.normalize(
-                        bridge.model.transform_named(
-                            bridge.table.raw(h.head_type, np.array([a])), h.head_type, h.relation, h.tail_type
-                        ),
-                        dim=1,
-                    )
+                    va = hop_vectors(bridge.model, bridge.table.raw(h.head_type, np.array([a])), h)
                 vb = F.normalize(bridge.table.project(bridge.model, np.array([b])), dim=1)
                 cosines.append(round(float((va * vb).sum()), 4))
             label = " -> ".join(
@@ -264,7 +273,7 @@ class MultiHopScorer:
         self.hops = parse_path(path)
         self.beam, self.aggregate, self.pool = beam, aggregate, pool
         self.query_batch = query_batch
-        self.name = name or f"multihop[{format_path(self.hops)}|{aggregate}|{pool}|beam{beam}]"
+        self.name = name or f"multihop {format_path(self.hops)} ({aggregate}, {pool}, beam {beam})"
 
     def score(self, task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         if task.head_type != self.hops[0].head_type or task.tail_type != self.hops[-1].tail_type:
