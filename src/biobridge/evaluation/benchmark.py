@@ -93,7 +93,13 @@ class BenchmarkConfig:
 
     @property
     def method_names(self) -> list[str]:
-        return [b.name for b in self.bridges] + [m.lower() for m in self.kge_models] + list(self.baselines)
+        fusions = [f[0] for f in self.fusions]
+        return (
+            [b.name for b in self.bridges]
+            + fusions
+            + [m.lower() for m in self.kge_models]
+            + list(self.baselines)
+        )
 
 
 def default_config(quick: bool = False, **changes: Any) -> BenchmarkConfig:
