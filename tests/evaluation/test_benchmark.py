@@ -19,17 +19,17 @@ pytest.importorskip("pykeen", reason="pykeen is not installed (optional extra 'k
 
 TINY = replace(
     default_config(quick=True),
-    max_nodes_per_type=40,
+    max_nodes_per_type=30,
     bridges=(
-        BridgeVariant("biobridge-cpu", "cpu", {"train.epochs": 2}, "cpu preset, 2 epochs (test)"),
+        BridgeVariant("biobridge-cpu", "cpu", {"train.epochs": 1}, "cpu preset, 1 epoch (test)"),
         BridgeVariant(
             "biobridge-paper",
             "paper",
-            {"train.epochs": 1, "train.max_triples_per_epoch": 256, "train.batch_size": 256},
-            "paper preset REDUCED: 256 triples",
+            {"train.epochs": 1, "train.max_triples_per_epoch": 128, "train.batch_size": 128},
+            "paper preset REDUCED: 128 triples",
         ),
     ),
-    kge={"embedding_dim": 16, "epochs": 2, "batch_size": 512, "lr": 1e-2, "num_negs_per_pos": 2},
+    kge={"embedding_dim": 16, "epochs": 1, "batch_size": 512, "lr": 1e-2, "num_negs_per_pos": 2},
 )
 
 
@@ -180,3 +180,26 @@ def test_method_run_on_fewer_seeds_is_aggregated_over_its_own_seeds():
     assert agg["tasks"]["Prot2BP"]["methods"]["big"]["mrr"] == {"mean": 0.9, "std": 0.0, "n": 1}
     assert agg["averages"]["paper"]["popularity"]["mrr"]["mean"] == pytest.approx(0.2)
     assert agg["gains"]["big"]["paper"]["gain_over_best_non_kge"] == pytest.approx(0.9 / 0.2 - 1)
+
+
+def test_subset_of_a_larger_workdir_reuses_its_embeddings(bench):
+    import numpy as np
+
+    from biobridge.bridge.embedding_table import EmbeddingTable
+    from biobridge.encoders.store import EmbeddingStore
+    from biobridge.evaluation.benchmark import _load_data
+    from biobridge.kg.graph import KnowledgeGraph
+
+    workdir, _, _ = bench
+    parent = KnowledgeGraph.load(workdir / "kg")
+    parent_table = EmbeddingTable.from_store(EmbeddingStore.load(workdir / "embeddings"), parent.num_nodes)
+    kg, table, split_dir, info = _load_data(workdir, replace(TINY, max_nodes_per_type=15), progress=False)
+    assert info["subset"]["max_nodes_per_type"] == 15 and kg.num_nodes <= 6 * 15
+    assert split_dir("paper", 42).name == "subset15-paper-seed42"
+    for node_type in ("protein", "drug", "biological_process"):
+        nodes = kg.nodes_of_type(node_type)
+        ids = kg.nodes.loc[nodes, "node_id"].tolist()
+        parent_nodes = np.array([parent.lookup(node_type, i) for i in ids])
+        np.testing.assert_array_equal(
+            table.raw(node_type, nodes).numpy(), parent_table.raw(node_type, parent_nodes).numpy()
+        )
