@@ -728,7 +728,14 @@ def protocol_markdown(protocol: str, agg: dict[str, Any], config: BenchmarkConfi
             avg = agg["averages"].get(group, {})
             if not avg.get("tasks"):
                 continue
-            cells = ["n/a" if avg[m]["status"] != "ok" else f"**{_fmt(avg[m][key])}**" for m in methods]
+            oks = [avg[m][key]["mean"] for m in methods if avg[m]["status"] == "ok"]
+            top = max(oks) if oks else None
+            cells = [
+                "n/a"
+                if avg[m]["status"] != "ok"
+                else (f"**{_fmt(avg[m][key])}**" if avg[m][key]["mean"] == top else _fmt(avg[m][key]))
+                for m in methods
+            ]
             lines.append(f"| *{label}* | | | " + " | ".join(cells) + " |")
         lines.append("")
     gains = agg["gains"]
