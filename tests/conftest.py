@@ -21,7 +21,7 @@ def tiny_config():
     return with_overrides(
         preset("cpu"),
         {"model.hidden_dim": 64, "model.n_heads": 4, "model.ff_dim": 128, "model.n_layers": 2,
-         "train.epochs": 40, "train.batch_size": 256, "train.lr": 3e-3},
+         "train.epochs": 40, "train.n_negatives": 5, "train.negative_pool": 50, "train.batch_size": 256, "train.lr": 3e-3},
     )
 
 

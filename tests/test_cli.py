@@ -18,8 +18,8 @@ def invoke(*args):
 def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
     wd = tmp_path / "run"
     out = invoke("prepare", "-w", wd, "--max-nodes-per-type", 60)
-    assert json.loads(out)["splits"]["paper"]["counts"]["test"] > 0 if "counts" in json.loads(out)["splits"]["paper"] \
-        else json.loads(out)["splits"]["paper"]
+    summary = json.loads(out)
+    assert summary["splits"]["paper"]["test"] > 0 and summary["splits"]["inductive"]["excluded"] > 0
     out = invoke("encode", "-w", wd, "--no-progress")
     assert "protein-composition-v1" in out and "failures=0" in out
     again = invoke("encode", "-w", wd, "--no-progress")  # cache hit: same store, no work
@@ -42,3 +42,17 @@ def test_cli_reports_bad_input_clearly(tmp_path):
     result = runner.invoke(app, ["evaluate", "-w", str(tmp_path / "missing")])
     assert result.exit_code != 0
     assert "not found" in str(result.exception) or "not found" in result.output
+
+
+def test_cli_zero_shot_candidates_and_multi_hop(tiny_run, tmp_path):
+    cands = tmp_path / "cands.tsv"
+    cands.write_text("id\tname\tfeature\nc1\tapoptosis\tName: apoptotic process.\n"
+                     "c2\tkinase\tName: protein kinase activity.\nc3\tmembrane\tName: plasma membrane.\n")
+    out = invoke("retrieve", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", "-q", "protein", "--candidates", cands,
+                 "--as-type", "biological_process", "-w", tiny_run, "--json")
+    rows = json.loads(out)
+    assert sorted(r["id"] for r in rows) == ["c1", "c2", "c3"]
+    assert [r["rank"] for r in rows] == [1, 2, 3]
+    out = invoke("retrieve", "Name: a neuromuscular disorder.", "-q", "disease", "-k", 3, "--path",
+                 "disease:associated_with:protein,protein:rev_target:drug", "-w", tiny_run, "--json")
+    assert len(json.loads(out)) == 3

@@ -137,10 +137,15 @@ def evaluate(
 def retrieve(
     query: str = typer.Argument(..., help="A protein sequence, a SMILES string, a text, or a KG node id."),
     query_type: str = typer.Option(..., "--query-type", "-q", help="Node type the query is read as."),
-    target_type: str = typer.Option(..., "--target-type", "-t", help="Node type to retrieve."),
+    target_type: str | None = typer.Option(None, "--target-type", "-t", help="Node type to retrieve."),
     relation: str | None = typer.Option(None, "--relation", "-r", help="Relation (inferred when unique)."),
     k: int = typer.Option(10, "-k", help="How many results."),
-    candidates: str = typer.Option("relation", help="'relation' or 'all'."),
+    candidates: str = typer.Option("relation", help="'relation', 'all', or a TSV file of your own candidates "
+                                   "(with --as-type)."),
+    as_type: str | None = typer.Option(None, "--as-type", help="Node type whose projection reads the "
+                                       "candidates of a --candidates FILE (zero-shot)."),
+    path: str | None = typer.Option(None, "--path", help="Multi-hop: 'disease:associated_with:protein,"
+                                    "protein:rev_target:drug'."),
     workdir: Path = WORKDIR,
     model: Path | None = typer.Option(None, help="Checkpoint directory (default WORKDIR/model)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -149,9 +154,21 @@ def retrieve(
     from biobridge.retrieval.bridge import Bridge
 
     bridge = Bridge.from_pretrained(model or pipeline.Workdir(workdir).model)
-    table = bridge.retrieve(query, query_type, target_type, relation=relation, k=k, candidates=candidates)
-    if as_json:
-        typer.echo(json.dumps(table.to_dict(orient="records"), indent=2))
+    if path:
+        from biobridge.applications.multihop import multi_hop, parse_path
+
+        table = multi_hop(bridge, query, path=parse_path(path), k=k)
+    elif as_type:
+        from biobridge.applications.zero_shot import score_candidates
+
+        table = score_candidates(bridge, query, query_type, candidates=Path(candidates), as_type=as_type,
+                                 relation=relation, tail_type=target_type, k=k)
+    else:
+        if target_type is None:
+            raise typer.BadParameter("--target-type is required (or use --path / --as-type)")
+        table = bridge.retrieve(query, query_type, target_type, relation=relation, k=k, candidates=candidates)
+    if as_json or path or as_type:
+        typer.echo(table.to_json(orient="records", indent=2) if as_json else table.to_string(index=False))
     else:
         typer.echo(_format_results(table))
 

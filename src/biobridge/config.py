@@ -14,10 +14,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden_dim: int = 256
+    hidden_dim: int = 128
     n_layers: int = 2
-    n_heads: int = 8
-    ff_dim: int = 512
+    n_heads: int = 4
+    ff_dim: int = 256
     dropout: float = 0.1
     activation: str = "gelu"
     residual: bool = True
@@ -27,16 +27,16 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 1024
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.1
     grad_clip: float = 1.0
     temperature: float = 0.1
-    n_negatives: int = 5
-    negative_pool: int = 50
-    in_batch_negatives: bool = True
+    n_negatives: int = 40
+    negative_pool: int = 200
+    in_batch_negatives: bool = False
     max_triples_per_epoch: int | None = None
     seed: int = 42
     num_threads: int | None = None

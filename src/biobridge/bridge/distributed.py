@@ -36,7 +36,7 @@ class DistContext:
     def mean(self, value: torch.Tensor) -> float:
         """Mean of a scalar over ranks (for logging)."""
         if not self.enabled:
-            return float(value)
+            return float(value.detach())
         v = value.detach().clone().reshape(1)
         dist.all_reduce(v)
         return float(v) / self.world_size
