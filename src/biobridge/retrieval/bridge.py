@@ -22,6 +22,7 @@ from biobridge.bridge.model import BridgeModel
 from biobridge.encoders.registry import build_encoder
 from biobridge.encoders.store import EmbeddingStore
 from biobridge.kg.graph import KnowledgeGraph
+from biobridge.retrieval.faiss_index import make_index
 from biobridge.retrieval.index import CandidateIndex
 
 Items = str | Sequence[str] | np.ndarray
@@ -52,6 +53,9 @@ class Bridge:
         self._encoders: dict[str, object] = {}
         self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
         self._feature_lookup: dict[str, dict[str, int]] = {}
+        # Candidate search: exact by default; e.g. {"kind": "hnsw", "ef_search": 256} for a FAISS index
+        # (extra `faiss`). Set before the first retrieve (indexes are cached).
+        self.index_options: dict[str, object] = {}
 
     @classmethod
     def from_pretrained(
@@ -140,7 +144,7 @@ class Bridge:
             if len(nodes) == 0:
                 raise ValueError(f"no embedded {tail_type} candidates" + (f" for {relation}" if relation else ""))
             with torch.inference_mode():
-                self._indexes[key] = CandidateIndex(self.table.project(self.model, nodes), nodes)
+                self._indexes[key] = make_index(self.table.project(self.model, nodes), nodes, **self.index_options)
         return self._indexes[key]
 
     def match_node(self, item: str, node_type: str) -> int | None:
