@@ -39,7 +39,7 @@ def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
         assert key in task
     assert 0 < task["mrr"] <= 1
     out = invoke("retrieve", "CC(=O)Oc1ccccc1C(=O)O", "-q", "drug", "-t", "protein", "-k", 4, "-w", wd, "--json")
-    rows = json.loads(out)
+    rows = json_records(out)
     assert len(rows) == 4 and {"rank", "node_id", "name", "score", "known_edge"} <= set(rows[0])
 
 
@@ -49,15 +49,20 @@ def test_cli_reports_bad_input_clearly(tmp_path):
     assert "not found" in str(result.exception) or "not found" in result.output
 
 
+def json_records(out):
+    """The JSON array in the output (a model-loading progress line may precede it)."""
+    return json.loads(out[out.index("[\n"):])
+
+
 def test_cli_zero_shot_candidates_and_multi_hop(tiny_run, tmp_path):
     cands = tmp_path / "cands.tsv"
     cands.write_text("id\tname\tfeature\nc1\tapoptosis\tName: apoptotic process.\n"
                      "c2\tkinase\tName: protein kinase activity.\nc3\tmembrane\tName: plasma membrane.\n")
     out = invoke("retrieve", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", "-q", "protein", "--candidates", cands,
                  "--as-type", "biological_process", "-w", tiny_run, "--json")
-    rows = json.loads(out)
+    rows = json_records(out)
     assert sorted(r["id"] for r in rows) == ["c1", "c2", "c3"]
     assert [r["rank"] for r in rows] == [1, 2, 3]
     out = invoke("retrieve", "Name: a neuromuscular disorder.", "-q", "disease", "-k", 3, "--path",
                  "disease:associated_with:protein,protein:rev_target:drug", "-w", tiny_run, "--json")
-    assert len(json.loads(out)) == 3
+    assert len(json_records(out)) == 3
