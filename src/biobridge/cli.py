@@ -113,6 +113,7 @@ def train(
     run_config = with_overrides(run_config, {"train.epochs": epochs, "model.n_layers": n_layers,
                                              "model.hidden_dim": hidden_dim})
     summary = pipeline.train(workdir, run_config, protocol=protocol, seed=seed, out_dir=out, progress=progress)
+    summary.pop("history", None)  # the full curve is in train_log.jsonl
     typer.echo(json.dumps(summary, indent=2))
 
 

@@ -29,8 +29,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.encoders._torch_utils import (
-    configure_cpu_threads,
-    offline_env,
+    load_local_hf_model,
     require_local_model_dir,
     resolve_device,
     resolve_dtype,
@@ -137,17 +136,11 @@ class ESM2Encoder(Encoder):
     # ---- model ----------------------------------------------------------------------------------
     def _load(self):
         if self._model is None:
-            offline_env()
-            from transformers import AutoTokenizer, EsmModel
+            from transformers import EsmModel
 
-            if self.device == "cpu":
-                configure_cpu_threads()
-            log.info("loading ESM model from %s on %s (%s)", self.model_dir, self.device, self.dtype)
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-            model = EsmModel.from_pretrained(
-                str(self.model_dir), local_files_only=True, dtype=self._torch_dtype, add_pooling_layer=False
+            self._tokenizer, self._model = load_local_hf_model(
+                self.model_dir, EsmModel, self.device, self._torch_dtype, "ESM", add_pooling_layer=False
             )
-            self._model = model.to(self.device).eval()
         return self._tokenizer, self._model
 
     def _chunks(self, items: list[str]) -> list[tuple[int, str, np.ndarray]]:

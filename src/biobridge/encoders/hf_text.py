@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.encoders._torch_utils import (
-    configure_cpu_threads,
-    offline_env,
+    load_local_hf_model,
     require_local_model_dir,
     resolve_device,
     resolve_dtype,
@@ -96,17 +95,11 @@ class HuggingFaceTextEncoder(Encoder):
     # ---- model ----------------------------------------------------------------------------------
     def _load(self):
         if self._model is None:
-            offline_env()
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoModel
 
-            if self.device == "cpu":
-                configure_cpu_threads()
-            log.info("loading text model from %s on %s (%s)", self.model_dir, self.device, self.dtype)
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
-            model = AutoModel.from_pretrained(
-                str(self.model_dir), local_files_only=True, dtype=self._torch_dtype
+            self._tokenizer, self._model = load_local_hf_model(
+                self.model_dir, AutoModel, self.device, self._torch_dtype, "text"
             )
-            self._model = model.to(self.device).eval()
         return self._tokenizer, self._model
 
     def _encode_valid(self, items: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
