@@ -131,7 +131,7 @@ def evaluate(
     result = pipeline.run_evaluation(workdir, model, out, candidate_policy=candidates, protocol=protocol,
                                      seed=seed)
     typer.echo(result.format_table())
-    typer.echo(f"metrics: {(out or pipeline.Workdir(workdir).eval) / 'metrics.json'}")
+    typer.echo(f"metrics: {(out or pipeline.Workdir(workdir).eval_dir) / 'metrics.json'}")
 
 
 @app.command()

@@ -61,7 +61,7 @@ class Workdir:
         return self.root / "model"
 
     @property
-    def eval(self) -> Path:
+    def eval_dir(self) -> Path:
         return self.root / "eval"
 
 
@@ -187,7 +187,7 @@ def run_evaluation(workdir: Path, model_dir: Path | None = None, out_dir: Path |
     result = evaluate(kg, split, scorers, candidate_policy=candidate_policy,
                       scorable=table.has_embedding(np.arange(kg.num_nodes)))
     log.info("evaluation took %.1f s", time.perf_counter() - start)
-    out_dir = Path(out_dir) if out_dir else wd.eval
+    out_dir = Path(out_dir) if out_dir else wd.eval_dir
     result.to_json(out_dir / "metrics.json")
     write_text(out_dir / "metrics.md", result.to_markdown())
     return result

@@ -71,7 +71,7 @@ def similarity(
             f"{name:6} {entry['n_proteins']:>8} {entry['n_pairs']:>6}  "
             + "  ".join(f"{s[m]:>16.4f}" for m in ("bridge", "projection", "raw", "raw_standardized"))
         )
-    _write_json(out or pipeline.Workdir(workdir).eval / "similarity.json", result)
+    _write_json(out or pipeline.Workdir(workdir).eval_dir / "similarity.json", result)
 
 
 def context(
