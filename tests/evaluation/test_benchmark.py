@@ -21,7 +21,9 @@ TINY = replace(
     default_config(quick=True),
     max_nodes_per_type=30,
     bridges=(
-        BridgeVariant("biobridge-cpu", "cpu", {"train.epochs": 1}, "cpu preset, 1 epoch (test)"),
+        BridgeVariant(
+            "biobridge-cpu", "cpu", {"train.epochs": 1}, "cpu preset, 1 epoch (test)", validation_fraction=0.2
+        ),
         BridgeVariant(
             "biobridge-paper",
             "paper",
@@ -53,11 +55,13 @@ def test_tables_and_files(bench):
     assert summary["methods"] == [
         "biobridge-cpu",
         "biobridge-paper",
+        "biobridge-hybrid",
         "biobridge-cpu+knn",
         "transe",
         "distmult",
         "popularity",
         "feature-knn",
+        "graph-context",
     ]
     assert summary["versions"]["pykeen"] and summary["wall_seconds"] > 0
     md = (out / "paper.md").read_text()
@@ -87,7 +91,7 @@ def test_gains_are_computed_from_the_table(bench):
     agg = summary["protocols"]["transductive"]
     avg = agg["averages"]["all"]
     best_kge = max(("transe", "distmult"), key=lambda m: avg[m]["mrr"]["mean"])
-    best_base = max(("popularity", "feature-knn"), key=lambda m: avg[m]["mrr"]["mean"])
+    best_base = max(("popularity", "feature-knn", "graph-context"), key=lambda m: avg[m]["mrr"]["mean"])
     g = agg["gains"]["biobridge-cpu"]["all"]
     b = avg["biobridge-cpu"]["mrr"]["mean"]
     assert g["best_kge"] == best_kge and g["best_non_kge"] == best_base
@@ -203,3 +207,23 @@ def test_subset_of_a_larger_workdir_reuses_its_embeddings(bench):
         np.testing.assert_array_equal(
             table.raw(node_type, nodes).numpy(), parent_table.raw(node_type, parent_nodes).numpy()
         )
+
+
+def test_hybrid_weights_are_tuned_on_a_validation_split(bench):
+    import json
+
+    workdir, summary, _ = bench
+    record = json.loads(
+        (workdir / "benchmark-quick" / "runs" / "transductive-seed42" / "biobridge-hybrid.json").read_text()
+    )
+    details = record["details"]
+    assert details["validation_split_hash"] != record["split_hash"]
+    assert details["settings"]["parts"] == ["biobridge-cpu", "feature-knn", "graph-context", "popularity"]
+    for name, entry in details["tuning"].items():
+        assert sum(entry["weights"]) == pytest.approx(1.0), name
+        assert details["settings"]["weights"][name] == entry["weights"]
+    # the hybrid mixes the checkpoint of the bridge variant itself
+    bridge = json.loads(
+        (workdir / "benchmark-quick" / "runs" / "transductive-seed42" / "biobridge-cpu.json").read_text()
+    )
+    assert details["bridge_training"] == bridge["details"]["training"]

@@ -138,3 +138,36 @@ def test_bad_arguments(small_kg, default_kg):
         split_kg(small_kg, "paper", 1.0)
     with pytest.raises(ValueError, match="another KG"):
         split_kg(small_kg, "paper").train_triples(default_kg)
+
+
+@pytest.mark.parametrize("protocol", ["paper", "inductive", "transductive"])
+def test_validation_split_lies_inside_the_training_part(small_kg, protocol):
+    from biobridge.kg.split import validation_split
+
+    outer = split_kg(small_kg, protocol, 0.1, seed=42)
+    val = validation_split(small_kg, outer, 0.1)
+    assert val == validation_split(small_kg, outer, 0.1)  # seeded
+    assert val.protocol == protocol and val.seed != outer.seed
+    # nothing the outer split did not train on is used, for training or validation
+    assert (val.triple_part[outer.triple_part != TRAIN] == EXCLUDED).all()
+    assert (val.triple_part == TEST).sum() > 0 and (val.triple_part == TRAIN).sum() > 0
+    # validation heads are training heads of the outer split, never its held-out nodes (paper/inductive)
+    val_heads = np.unique(small_kg.triples["head"].to_numpy()[val.triple_part == TEST])
+    outer_train_heads = np.unique(small_kg.triples["head"].to_numpy()[outer.triple_part == TRAIN])
+    assert np.isin(val_heads, outer_train_heads).all()
+    if protocol == "inductive":
+        train = val.train_triples(small_kg)
+        assert not np.isin(train["head"], val.held_out_nodes).any()
+        assert not np.isin(train["tail"], val.held_out_nodes).any()
+    if protocol == "transductive":
+        # a validation edge's reverse is not trained on
+        test = val.test_triples(small_kg)
+        assert not _keys(_reverse(small_kg, test)) & _keys(val.train_triples(small_kg))
+
+
+def test_validation_split_rejects_a_bad_fraction(small_kg):
+    from biobridge.kg.split import validation_split
+
+    outer = split_kg(small_kg, "paper", 0.1, seed=42)
+    with pytest.raises(ValueError, match="test_fraction"):
+        validation_split(small_kg, outer, 1.0)

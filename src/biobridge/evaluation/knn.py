@@ -1,54 +1,33 @@
 """Feature-kNN transfer: the tails of a query's nearest training heads, by cosine on the frozen embeddings.
 
-For a task ``(head_type, relation, tail_type)``, the *training heads* are the nodes of ``head_type`` that
-head at least one TRAIN triple ``(h, relation, t)`` with ``t`` of ``tail_type``. For a query ``q``:
-
-    score(q, c) = sum over the k training heads h most similar to q of
-                      max(cos(e_q, e_h), 0) * [(h, relation, c) is a TRAIN triple]
-                  + popularity_weight * train_in_degree(c) / max_in_degree
-
-``cos`` is taken on the raw (frozen) encoder embeddings. The optional popularity term (default ``1e-6``)
-only breaks the ties among candidates no neighbour links to (it is smaller than any vote); set it to 0 for
-the pure vote. The query itself never counts as its own neighbour. Only embeddings and training triples are
-used, so the method is inductive: any embedded node (or a new sequence/SMILES/text once encoded) can be a
-query.
-
-Vectorised: one dense ``(queries x training heads)`` similarity product per chunk, ``torch.topk``, then a
-sparse ``(queries x heads) @ (heads x candidates)`` product (scipy.sparse).
+The vote is ``biobridge.evaluation.neighbour_vote``'s with ``sim(q, h) = cos(e_q, e_h)`` on the raw (frozen)
+encoder embeddings. Only embeddings and training triples are used, so the method is inductive: any embedded
+node (or a new sequence/SMILES/text once encoded) can be a query. Training heads without an embedding are
+skipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from biobridge.evaluation.queries import TRAIN_PART, KGIndex, SplitLike, split_parts
+from biobridge.evaluation.neighbour_vote import NeighbourVoteScorer, TaskIndex
+from biobridge.evaluation.queries import SplitLike
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
 __all__ = ["FeatureKNNScorer"]
 
 
-@dataclass
-class _TaskIndex:
-    heads: np.ndarray  # int64 training heads, sorted
-    head_vectors: torch.Tensor  # (n_heads, d) L2-normalised raw embeddings
-    adjacency: sp.csr_matrix  # (n_heads, num_nodes) float32, 1 per training edge (head, tail)
-    in_degree: np.ndarray  # float32 (num_nodes,), training in-degree under the relation, scaled to max 1
+def _normalise(x) -> torch.Tensor:
+    return torch.nn.functional.normalize(torch.as_tensor(x).to(torch.float32), dim=1)
 
 
-def _normalise(x: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.normalize(x.to(torch.float32), dim=1)
-
-
-class FeatureKNNScorer:
-    """Similarity-weighted vote of the ``k`` nearest training heads (see the module docstring).
+class FeatureKNNScorer(NeighbourVoteScorer):
+    """Similarity-weighted vote of the ``k`` nearest training heads by embedding cosine.
 
     ``table`` is a ``biobridge.bridge.embedding_table.EmbeddingTable`` (anything with ``raw(type, nodes)`` and
-    ``has_embedding(nodes)``). Training heads without an embedding are skipped.
+    ``has_embedding(nodes)``).
     """
 
     def __init__(
@@ -60,18 +39,8 @@ class FeatureKNNScorer:
         popularity_weight: float = 1e-6,
         name: str = "feature-knn",
     ) -> None:
-        if k < 1:
-            raise ValueError("k must be >= 1")
+        super().__init__(kg, split, table, k=k, popularity_weight=popularity_weight)
         self.name = name
-        self.k = int(k)
-        self.popularity_weight = float(popularity_weight)
-        self.table = table
-        self._num_nodes = kg.num_nodes
-        self._index = KGIndex(kg)
-        self._train = split_parts(kg, split) == TRAIN_PART
-        self._cache: dict[tuple[str, str, str], _TaskIndex | None] = {}
-        self._columns_key: tuple | None = None
-        self._columns: sp.csr_matrix | None = None
 
     @property
     def settings(self) -> dict:
@@ -81,80 +50,8 @@ class FeatureKNNScorer:
             "popularity_weight": self.popularity_weight,
         }
 
-    def _task_index(self, task: Task) -> _TaskIndex | None:
-        if task.key in self._cache:
-            return self._cache[task.key]
-        ix = self._index
-        mask = ix.task_mask(task) & self._train
-        heads, tails = ix.head[mask], ix.tail[mask]
-        has = self.table.has_embedding(heads) & self.table.has_embedding(tails)
-        heads, tails = heads[has], tails[has]
-        result = None
-        if len(heads):
-            unique_heads, row = np.unique(heads, return_inverse=True)
-            adjacency = sp.csr_matrix(
-                (np.ones(len(row), dtype=np.float32), (row.ravel(), tails)),
-                shape=(len(unique_heads), self._num_nodes),
-            )
-            adjacency.sum_duplicates()
-            adjacency.data[:] = 1.0  # repeated triples count once
-            degree = np.bincount(tails, minlength=self._num_nodes).astype(np.float32)
-            degree /= max(float(degree.max()), 1.0)
-            vectors = _normalise(torch.as_tensor(self.table.raw(task.head_type, unique_heads)))
-            result = _TaskIndex(unique_heads, vectors, adjacency, degree)
-        self._cache[task.key] = result
-        return result
+    def _features(self, task: Task, heads: np.ndarray) -> torch.Tensor:
+        return _normalise(self.table.raw(task.head_type, heads))
 
-    def _adjacency_columns(self, task: Task, index: _TaskIndex, candidate_nodes: np.ndarray) -> sp.csr_matrix:
-        """``adjacency[:, candidate_nodes]``, cached for the last (task, candidate pool): the evaluator asks
-        for the same pool chunk after chunk."""
-        key = (task.key, np.ascontiguousarray(candidate_nodes).tobytes())
-        if self._columns_key != key:
-            self._columns = index.adjacency[:, candidate_nodes].tocsr()
-            self._columns_key = key
-        return self._columns
-
-    def neighbours(self, task: Task, query_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(similarities (q, k'), training-head node indices (q, k')) of each query's nearest training heads,
-        best first; ``k' = min(k, number of training heads other than the query)``."""
-        index = self._task_index(task)
-        query_nodes = np.asarray(query_nodes, dtype=np.int64)
-        if index is None:
-            return np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
-        q = _normalise(torch.as_tensor(self.table.raw(task.head_type, query_nodes)))
-        with torch.inference_mode():
-            sims = q @ index.head_vectors.T
-            # a query is never its own neighbour
-            pos = np.searchsorted(index.heads, query_nodes)
-            pos_c = np.minimum(pos, len(index.heads) - 1)
-            is_head = index.heads[pos_c] == query_nodes
-            if is_head.any():
-                rows = torch.from_numpy(np.flatnonzero(is_head))
-                sims[rows, torch.from_numpy(pos_c[is_head])] = -float("inf")
-            k = min(self.k, len(index.heads) - (1 if is_head.any() else 0))
-            if k <= 0:
-                return np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
-            vals, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
-        return vals.numpy(), index.heads[idx.numpy()]
-
-    def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
-        query_nodes = np.asarray(query_nodes, dtype=np.int64)
-        candidate_nodes = np.asarray(candidate_nodes, dtype=np.int64)
-        index = self._task_index(task)
-        n_q, n_c = len(query_nodes), len(candidate_nodes)
-        if index is None:
-            return np.zeros((n_q, n_c), dtype=np.float32)
-        sims, neigh = self.neighbours(task, query_nodes)
-        weights = np.maximum(sims, 0.0, dtype=np.float32)
-        weights[~np.isfinite(weights)] = 0.0
-        rows = np.searchsorted(index.heads, neigh)  # neighbours are training heads: exact positions
-        kk = weights.shape[1]
-        w = sp.csr_matrix(
-            (weights.ravel(), rows.ravel(), np.arange(n_q + 1, dtype=np.int64) * kk),
-            shape=(n_q, len(index.heads)),
-        )
-        votes = (w @ self._adjacency_columns(task, index, candidate_nodes)).toarray()
-        votes = votes.astype(np.float32, copy=False)
-        if self.popularity_weight:
-            votes += self.popularity_weight * index.in_degree[candidate_nodes][None, :]
-        return votes
+    def _similarities(self, task: Task, index: TaskIndex, query_nodes: np.ndarray) -> torch.Tensor:
+        return _normalise(self.table.raw(task.head_type, query_nodes)) @ index.features.T

@@ -195,17 +195,52 @@ def split_kg(
     kg: KnowledgeGraph, protocol: str = "paper", test_fraction: float = 0.1, seed: int = 42
 ) -> Split:
     """Split ``kg.triples`` into TRAIN / TEST / EXCLUDED under one of ``PROTOCOLS`` (see module docstring)."""
+    _check_protocol(protocol, test_fraction)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    active = np.ones(len(kg.triples), dtype=bool)
+    part, held = _assign_parts(kg, protocol, test_fraction, rng, active)
+    return _make_split(kg, protocol, seed, test_fraction, part, held)
+
+
+VALIDATION_SEED_OFFSET = 1_000_003
+
+
+def validation_split(kg: KnowledgeGraph, split: Split, fraction: float = 0.05) -> Split:
+    """A split *inside* ``split``'s training triples, under the same protocol, for tuning without test data.
+
+    The training triples of ``split`` are split again as if they were the whole KG (``fraction`` of their
+    heads held out, seed ``split.seed + VALIDATION_SEED_OFFSET``): the result's TRAIN part is a subset of
+    ``split``'s, its TEST part is the validation set, and every triple that ``split`` did not train on (its
+    TEST and EXCLUDED parts) is EXCLUDED. A model trained on the result's TRAIN part can be tuned on its
+    TEST part and then evaluated on ``split``'s TEST part without ever having seen a test triple.
+    """
+    split._check(kg)
+    _check_protocol(split.protocol, fraction)
+    seed = int(split.seed) + VALIDATION_SEED_OFFSET
+    rng = np.random.Generator(np.random.PCG64(seed))
+    active = split.triple_part == TRAIN
+    part, held = _assign_parts(kg, split.protocol, fraction, rng, active)
+    return _make_split(kg, split.protocol, seed, fraction, part, held)
+
+
+def _check_protocol(protocol: str, fraction: float) -> None:
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown split protocol {protocol!r}; expected one of {PROTOCOLS}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    rng = np.random.Generator(np.random.PCG64(seed))
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {fraction}")
+
+
+def _assign_parts(
+    kg: KnowledgeGraph, protocol: str, fraction: float, rng: np.random.Generator, active: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Part of every triple and the held-out nodes; only ``active`` triples take part, the others are
+    EXCLUDED."""
     heads = kg.triples["head"].to_numpy(np.int64)
     tails = kg.triples["tail"].to_numpy(np.int64)
     part = np.full(len(heads), TRAIN, dtype=np.int8)
 
     if protocol in ("paper", "inductive"):
-        held = _held_out_heads_per_type(kg, heads, rng, test_fraction)
+        held = _held_out_heads_per_type(kg, heads[active], rng, fraction)
         head_held = np.isin(heads, held)
         part[head_held] = TEST
         if protocol == "inductive":
@@ -219,27 +254,33 @@ def split_kg(
                 "tail_type": node_types[tails],
             }
         )
-        tasks = task_names.drop_duplicates().sort_values(["head_type", "relation", "tail_type"])
+        tasks = task_names[active].drop_duplicates().sort_values(["head_type", "relation", "tail_type"])
         task_id = pd.MultiIndex.from_frame(task_names).map(
             {tuple(row): i for i, row in enumerate(tasks.itertuples(index=False))}
         )
-        task_id = np.asarray(task_id, dtype=np.int64)
+        task_id = np.asarray(task_id.fillna(-1), dtype=np.int64)
         n = np.int64(kg.num_nodes)
         held_keys = []
         held_nodes = []
         for i in range(len(tasks)):
-            chosen = _choose(rng, np.unique(heads[task_id == i]), test_fraction)
+            chosen = _choose(rng, np.unique(heads[active & (task_id == i)]), fraction)
             held_keys.append(i * n + chosen)
             held_nodes.append(chosen)
         held_keys_arr = np.sort(np.concatenate(held_keys)) if held_keys else np.empty(0, np.int64)
-        is_test = np.isin(task_id * n + heads, held_keys_arr)
+        is_test = active & (task_id >= 0) & np.isin(task_id * n + heads, held_keys_arr)
         part[is_test] = TEST
         rev = _reverse_positions(kg, heads, tails)
         rev_of_test = rev[is_test & (rev >= 0)]
         rev_of_test = rev_of_test[part[rev_of_test] != TEST]
         part[rev_of_test] = EXCLUDED
         held = np.unique(np.concatenate(held_nodes)) if held_nodes else np.empty(0, np.int64)
+    part[~active] = EXCLUDED
+    return part, held
 
+
+def _make_split(
+    kg: KnowledgeGraph, protocol: str, seed: int, test_fraction: float, part: np.ndarray, held: np.ndarray
+) -> Split:
     per_relation: dict[str, dict[str, int]] = {}
     rel = kg.triples["relation"].to_numpy().astype(str)
     table = pd.crosstab(rel, part)
