@@ -105,13 +105,15 @@ def train(
     epochs: int | None = typer.Option(None, help="Override train.epochs."),
     n_layers: int | None = typer.Option(None, help="Override model.n_layers."),
     hidden_dim: int | None = typer.Option(None, help="Override model.hidden_dim."),
+    precision: str | None = typer.Option(None, help="Override train.precision: fp32 or bf16 (autocast; fast "
+                                         "on CPUs with AMX/AVX512-BF16 and recent GPUs)."),
     out: Path | None = typer.Option(None, help="Checkpoint directory (default WORKDIR/model)."),
     progress: bool = typer.Option(True, help="Progress bars."),
 ) -> None:
     """Train the bridge; write config.json, model.safetensors, train_log.jsonl and loss_curve.png."""
     run_config = load_run_config(config) if config else preset(preset_name)
     run_config = with_overrides(run_config, {"train.epochs": epochs, "model.n_layers": n_layers,
-                                             "model.hidden_dim": hidden_dim})
+                                             "model.hidden_dim": hidden_dim, "train.precision": precision})
     summary = pipeline.train(workdir, run_config, protocol=protocol, seed=seed, out_dir=out, progress=progress)
     summary.pop("history", None)  # the full curve is in train_log.jsonl
     typer.echo(json.dumps(summary, indent=2))

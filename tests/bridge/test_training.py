@@ -63,3 +63,16 @@ def test_training_refuses_a_kg_without_trainable_triples(tiny_run, tiny_config, 
                         np.full_like(split.triple_part, 2))
     with pytest.raises(ValueError, match="no training triples"):
         train_bridge(kg, empty, table, tiny_config, tmp_path / "x", progress=False)
+
+
+def test_bf16_training_learns_and_keeps_float32_weights(tiny_run, tiny_config, tmp_path):
+    from biobridge.config import TrainConfig, with_overrides
+
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp8")
+    bf16 = with_overrides(tiny_config, {"train.epochs": 3, "train.precision": "bf16"})
+    pipeline.train(tiny_run, bf16, out_dir=tmp_path / "bf16", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "bf16" / "train_log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in rows) and rows[-1]["loss"] < rows[0]["loss"]
+    _, _, _, model = pipeline.load_trained(tiny_run, tmp_path / "bf16")
+    assert {p.dtype for p in model.parameters()} == {__import__("torch").float32}

@@ -222,7 +222,8 @@ def train_bridge(
                 mask = (in_batch_mask(heads, tails, table.type_code[tails], positives)
                         if tc.in_batch_negatives else None)
                 # DDP averages gradients over ranks; this scale makes that the global-batch mean.
-                loss = step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16"):
+                    loss = step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
