@@ -52,3 +52,15 @@ def test_query_without_context_gets_zero_votes(tiny_kg, tiny_split):
     s = gc.score(PROT2BP, np.array([P3]), np.array([BP0, BP1, BP2, BP3]))
     assert np.all(s == 0)
     assert D0 != D1 and P0 != P2  # (fixture sanity)
+
+
+def test_context_uses_edges_where_the_node_is_the_tail():
+    # the paper protocol's held-out node: its own triples are test, the reverse triples pointing at it train
+    nodes = [("protein", "P0"), ("protein", "P1"), ("biological_process", "B0"), ("drug", "D0")]
+    edges = [(1, "interacts_with", 2), (3, "target", 0), (3, "target", 1)]
+    kg = make_kg(nodes, edges)
+    part = np.zeros(len(kg.triples), np.int8)
+    part[len(edges) + 1] = 1  # (P0, rev_target, D0) is test; (D0, target, P0) stays in training
+    gc = GraphContextScorer(kg, FakeSplit(part), k=1, popularity_weight=0.0)
+    assert gc.context(PROT2BP)[0, 3] > 0
+    np.testing.assert_allclose(gc.score(PROT2BP, np.array([0]), np.array([2])), [[1.0]], atol=1e-6)

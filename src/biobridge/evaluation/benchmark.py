@@ -318,8 +318,10 @@ def _method_settings(config: BenchmarkConfig, method: str) -> dict[str, Any]:
             "max_validation_queries": config.hybrid_max_queries,
             "parts": {p: _method_settings(config, p) for p in (bridge, *parts)},
         }
-    if method in ("feature-knn", "graph-context"):
+    if method == "feature-knn":
         return {"kind": "baseline", "k": config.knn_k}
+    if method == "graph-context":
+        return {"kind": "baseline", "k": config.knn_k, "context": "both edge directions"}
     return {"kind": "baseline"}
 
 

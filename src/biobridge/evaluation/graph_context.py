@@ -2,7 +2,8 @@
 query's (item-based collaborative filtering on the knowledge graph).
 
 For a task ``(head_type, relation, tail_type)`` the context of a node is the set of its TRAIN-graph
-neighbours over every relation except the task's relation and its reverse, each neighbour weighted by
+neighbours (the node as head or as tail of a training triple) over every relation except the task's relation
+and its reverse, each neighbour weighted by
 ``log(1 + n_nodes / degree)`` (rare neighbours say more than hubs), the vector L2-normalised. The similarity
 of a query and a training head is the cosine of their contexts, and the score is the vote of
 ``biobridge.evaluation.neighbour_vote``.
@@ -49,7 +50,8 @@ class GraphContextScorer(NeighbourVoteScorer):
     def settings(self) -> dict:
         return {
             "k": self.k,
-            "similarity": "cosine of IDF-weighted training-graph neighbourhoods, task relation excluded",
+            "similarity": "cosine of IDF-weighted training-graph neighbourhoods (both edge directions), task relation "
+            "excluded",
             "popularity_weight": self.popularity_weight,
         }
 
@@ -60,7 +62,9 @@ class GraphContextScorer(NeighbourVoteScorer):
             ix = self._index
             excluded = [ix.relation_id(r) for r in relations]
             keep = self._train & ~np.isin(ix.relation_code, excluded)
-            heads, tails = ix.head[keep], ix.tail[keep]
+            # both directions: a node's context is every training edge it takes part in, as head or as tail
+            heads = np.concatenate([ix.head[keep], ix.tail[keep]])
+            tails = np.concatenate([ix.tail[keep], ix.head[keep]])
             n = self._num_nodes
             adjacency = sp.csr_matrix((np.ones(len(heads), np.float32), (heads, tails)), shape=(n, n))
             adjacency.sum_duplicates()
