@@ -166,6 +166,12 @@ def test_aggregate_mean_std_and_gains_by_hand():
     assert g["gain_over_best_kge"] == pytest.approx(0.55 / 0.25 - 1)
     assert g["gain_over_best_non_kge"] == pytest.approx(0.55 / 0.3 - 1)
     assert agg["gains"]["bridge"]["beats_non_kge_on"] == ["Prot2BP", "Prot2MF"]
+    assert agg["gains"]["bridge"]["beats_knn_and_popularity_on"] == ["Prot2BP", "Prot2MF"]
+    # Prot2MF: bridge 0.6 vs popularity 0.5 -> a win; raise popularity above it and it is a loss
+    runs[42]["popularity"]["evaluation"]["tasks"]["Prot2MF"]["methods"]["popularity"]["mrr"] = 0.9
+    runs[43]["popularity"]["evaluation"]["tasks"]["Prot2MF"]["methods"]["popularity"]["mrr"] = 0.9
+    agg = aggregate(runs, methods, config)
+    assert agg["gains"]["bridge"]["loses_to_knn_and_popularity_on"] == ["Prot2MF"]
 
 
 def test_method_run_on_fewer_seeds_is_aggregated_over_its_own_seeds():

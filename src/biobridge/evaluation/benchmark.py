@@ -773,18 +773,20 @@ def relative_gains(agg: dict[str, Any]) -> dict[str, Any]:
                 )
             entry["bridge_mrr"] = b
             out[bridge][group] = entry
-        wins, losses = [], []
-        for name, t in agg["tasks"].items():
-            m = t["methods"]
-            b = m[bridge]["mrr"]["mean"]
-            others = [
-                m[o]["mrr"]["mean"] for o, k in kinds.items() if k == "baseline" and m[o]["status"] == "ok"
-            ]
-            if b is None or not others:
-                continue
-            (wins if b > max(others) else losses).append(name)
-        out[bridge]["beats_non_kge_on"] = wins
-        out[bridge]["loses_to_non_kge_on"] = losses
+        for label, names in (
+            ("non_kge", [o for o, k in kinds.items() if k == "baseline"]),
+            ("knn_and_popularity", [o for o in ("popularity", "feature-knn") if o in kinds]),
+        ):
+            wins, losses = [], []
+            for name, t in agg["tasks"].items():
+                m = t["methods"]
+                b = m[bridge]["mrr"]["mean"]
+                others = [m[o]["mrr"]["mean"] for o in names if m[o]["status"] == "ok"]
+                if b is None or not others:
+                    continue
+                (wins if b > max(others) else losses).append(name)
+            out[bridge][f"beats_{label}_on"] = wins
+            out[bridge][f"loses_to_{label}_on"] = losses
     return out
 
 
@@ -866,13 +868,15 @@ def protocol_markdown(protocol: str, agg: dict[str, Any], config: BenchmarkConfi
                     f"{_pct(e.get('gain_over_best_non_kge'))} |"
                 )
         lines.append("")
+        baselines = ", ".join(m for m, k in agg["kinds"].items() if k == "baseline")
         for bridge, g in gains.items():
-            n_w, n_l = len(g["beats_non_kge_on"]), len(g["loses_to_non_kge_on"])
-            lines.append(
-                f"- `{bridge}` beats popularity and feature-kNN on {n_w} of {n_w + n_l} tasks"
-                + (f"; not on: {', '.join(g['loses_to_non_kge_on'])}" if n_l else "")
-                + "."
-            )
+            for label, what in (("knn_and_popularity", "popularity and feature-knn"), ("non_kge", baselines)):
+                won, lost = g.get(f"beats_{label}_on", []), g.get(f"loses_to_{label}_on", [])
+                lines.append(
+                    f"- `{bridge}` beats {what} on {len(won)} of {len(won) + len(lost)} tasks (mean MRR over seeds)"
+                    + (f"; not on: {', '.join(lost)}" if lost else "")
+                    + "."
+                )
         lines.append("")
     if agg.get("notes"):
         lines += ["Reductions: " + "; ".join(f"`{k}`: {v}" for k, v in agg["notes"].items()) + ".", ""]
