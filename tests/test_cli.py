@@ -66,3 +66,15 @@ def test_cli_zero_shot_candidates_and_multi_hop(tiny_run, tmp_path):
     out = invoke("retrieve", "Name: a neuromuscular disorder.", "-q", "disease", "-k", 3, "--path",
                  "disease:associated_with:protein,protein:rev_target:drug", "-w", tiny_run, "--json")
     assert len(json_records(out)) == 3
+
+
+def test_cli_benchmark_with_replacing_variants(tiny_run, tmp_path):
+    # replacing the default bridges drops the hybrid and fusion built on them instead of failing
+    out = invoke(
+        "benchmark", "-w", tiny_run, "--quick", "--protocol", "inductive", "--out", tmp_path / "b",
+        "--variant", "tiny=cpu,train.epochs=1,model.hidden_dim=16,validation_fraction=0.2",
+        "--method", "tiny", "--method", "feature-knn",
+    )
+    assert "tiny" in out and "feature-knn" in out and "biobridge-hybrid" not in out
+    record = json.loads((tmp_path / "b" / "runs" / "inductive-seed42" / "tiny.json").read_text())
+    assert record["settings"]["validation_fraction"] == 0.2

@@ -237,7 +237,9 @@ def benchmark(
     kge_model: list[str] = typer.Option([], help="PyKEEN models (repeatable; default all six, quick 2)."),
     kge_epochs: int | None = typer.Option(None, help="Epochs of every KGE model."),
     variant: list[str] = typer.Option([], help="Bridge variants NAME=PRESET[,key=value...] replacing the "
-                                      "defaults, e.g. 'biobridge-l0=cpu,model.n_layers=0,train.epochs=2'."),
+                                      "defaults, e.g. 'biobridge-l0=cpu,model.n_layers=0,train.epochs=2'; "
+                                      "validation_fraction=0.05 holds validation heads back (the hybrid needs "
+                                      "'biobridge-cpu' with it)."),
     max_nodes_per_type: int | None = typer.Option(None, help="Run on a seeded subset of the working "
                                                   "dir's KG."),
     tasks: str = typer.Option("all", help="'all' tasks of the KG or the paper's 'paper' tasks."),
@@ -248,7 +250,8 @@ def benchmark(
     force: bool = typer.Option(False, help="Recompute results that could be reused."),
     progress: bool = typer.Option(False, help="Progress bars while training bridges."),
 ) -> None:
-    """Bridge vs KGE (PyKEEN) vs popularity vs feature-kNN on the same splits, protocols and seeds."""
+    """Bridge and hybrid vs KGE (PyKEEN) vs popularity, feature-kNN and graph-context on the same splits,
+    protocols and seeds."""
     from dataclasses import replace as _replace
 
     from biobridge.evaluation.benchmark import BridgeVariant, default_config, run_benchmark
@@ -269,11 +272,17 @@ def benchmark(
                 raise typer.BadParameter(f"--variant must look like NAME=PRESET[,key=value...], got {spec!r}")
             preset_name, *pairs = rest.split(",")
             overrides = {k: _json_or_str(v) for k, v in _parse_pairs(pairs, "--variant").items()}
+            validation = float(overrides.pop("validation_fraction", 0.0))
             note = f"{preset_name} preset with {overrides}"
             if preset_name == "paper" and overrides:
                 note += " (REDUCED for CPU; the paper trains 10 full epochs)"
-            variants.append(BridgeVariant(name, preset_name, overrides, note))
+            variants.append(BridgeVariant(name, preset_name, overrides, note, validation_fraction=validation))
         changes["bridges"] = tuple(variants)
+        # hybrids and fusions built on a default bridge that the variants replaced are dropped
+        tuned = {v.name for v in variants if v.validation_fraction}
+        changes["hybrids"] = tuple(h for h in config.hybrids if h[1] in tuned)
+        names = {v.name for v in variants} | set(config.baselines)
+        changes["fusions"] = tuple(f for f in config.fusions if set(f[1]) <= names)
     config = _replace(config, **changes)
     summary = run_benchmark(workdir, protocols=protocol or None, seeds=seed or None, methods=method or None,
                             out_dir=out, config=config, docs_path=docs, force=force, progress=progress)
