@@ -19,7 +19,6 @@ CONFIG = replace(
     # it could only take a few optimizer steps here (its throughput is in the Performance section, a reduced
     # run is in --quick)
     bridges=default_config().bridges[:1],
-    kge={"embedding_dim": 64, "epochs": 20, "batch_size": 2048, "lr": 1e-2, "num_negs_per_pos": 2},
     kge_models=("TransE", "DistMult", "ComplEx", "RotatE"),
     tasks="paper",
 )

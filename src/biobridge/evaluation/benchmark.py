@@ -164,7 +164,7 @@ def default_config(quick: bool = False, **changes: Any) -> BenchmarkConfig:
             ),
             hybrids=(HYBRID,),
             fusions=(("biobridge-cpu+knn", ("biobridge-cpu", "feature-knn")),),
-            kge={"embedding_dim": 64, "epochs": 10, "batch_size": 8192, "lr": 5e-3, "num_negs_per_pos": 8},
+            kge={"embedding_dim": 64, "epochs": 20, "batch_size": 2048, "lr": 1e-2, "num_negs_per_pos": 2},
         )
     return replace(base, **changes)
 
