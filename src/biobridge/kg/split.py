@@ -15,6 +15,9 @@ Every triple of ``kg.triples`` gets one part: ``TRAIN`` (0), ``TEST`` (1) or ``E
   reverse task), it stays TEST: both directions are then evaluated and neither is trained on.
   ``held_out_nodes`` is the union of the held-out heads over all tasks.
 
+``validation_split(kg, split, fraction)`` splits a split's TRAIN part again under the same protocol (its own
+seed): a validation set for tuning that never touches the outer split's test triples.
+
 Held-out counts: ``round(test_fraction * n)`` of the ``n`` candidates, at least 1 and at most ``n - 1`` when
 ``n >= 2`` (none when ``n < 2``). Candidates are sorted by node index, groups are visited in sorted name order
 and one ``numpy.random.Generator(PCG64(seed))`` draws them all, so the same KG and seed give the same split.
