@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _DTYPES = {
     "float32": "float32",
@@ -79,14 +82,12 @@ def offline_env() -> None:
 
 def load_local_hf_model(model_dir: Path, model_cls, device: str, torch_dtype, what: str, **model_kwargs):
     """(tokenizer, model in eval mode on ``device``) from a local Hugging Face directory; never downloads."""
-    import logging
-
     offline_env()
     from transformers import AutoTokenizer
 
     if device == "cpu":
         configure_cpu_threads()
-    logging.getLogger(__name__).info("loading %s model from %s on %s (%s)", what, model_dir, device, torch_dtype)
+    log.info("loading %s model from %s on %s (%s)", what, model_dir, device, torch_dtype)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     model = model_cls.from_pretrained(str(model_dir), local_files_only=True, dtype=torch_dtype, **model_kwargs)
     return tokenizer, model.to(device).eval()

@@ -251,19 +251,24 @@ def _fingerprint(obj: Any) -> str:
     return hash_strings([json.dumps(obj, sort_keys=True, default=str)])[:16]
 
 
+def _training_split(kg, split, variant: BridgeVariant):
+    """The split whose TRAIN part the variant trains on: ``split``, or its validation split when the variant
+    holds validation heads back."""
+    if not variant.validation_fraction:
+        return split
+    from biobridge.kg.split import validation_split
+
+    return validation_split(kg, split, variant.validation_fraction)
+
+
 def _train_bridge(
     kg, split, table, variant: BridgeVariant, seed: int, model_dir: Path, num_threads, progress
 ):
-    """(model, training summary, run config); trained on the validation split's TRAIN part when the
-    variant has a ``validation_fraction``."""
+    """(model, training summary, run config) of ``variant`` trained on ``split``'s TRAIN part (pass
+    ``_training_split(...)``), reusing a finished checkpoint of the same config and split."""
     from biobridge.bridge.checkpoint import load_checkpoint, read_checkpoint_config
     from biobridge.bridge.train import train_bridge
     from biobridge.config import RunConfig, preset, with_overrides
-
-    if variant.validation_fraction:
-        from biobridge.kg.split import validation_split
-
-        split = validation_split(kg, split, variant.validation_fraction)
 
     overrides = {"train.seed": seed, **variant.overrides}
     if num_threads:
@@ -281,7 +286,7 @@ def _train_bridge(
         ):
             log.info("reusing bridge %s", model_dir)
             return load_checkpoint(model_dir), saved["training"], run_config
-    summary = train_bridge(
+    train_bridge(
         kg,
         split,
         table,
@@ -291,7 +296,6 @@ def _train_bridge(
         progress=progress,
     )
     saved = read_checkpoint_config(model_dir)
-    del summary
     return load_checkpoint(model_dir), saved["training"], run_config
 
 
@@ -345,7 +349,14 @@ def _build_scorer(
 
         variant = next(b for b in config.bridges if b.name == method)
         model, training, run_config = _train_bridge(
-            kg, split, table, variant, seed, models_dir / method, config.num_threads, progress
+            kg,
+            _training_split(kg, split, variant),
+            table,
+            variant,
+            seed,
+            models_dir / method,
+            config.num_threads,
+            progress,
         )
         details = {
             "run_config": run_config.to_dict(),
@@ -402,21 +413,21 @@ def _build_hybrid(method: str, kg, split, table, config: BenchmarkConfig, seed, 
     """Tune the hybrid's weights on the bridge's validation split (parts fitted on its TRAIN part), then mix
     the same bridge with the baselines fitted on ``split``'s TRAIN part."""
     from biobridge.evaluation.tuned_fusion import TunedScoreFusion, tune_fusion_weights
-    from biobridge.kg.split import validation_split
     from biobridge.retrieval.scorer import BridgeScorer
 
     bridge_name, parts = {h[0]: h[1:] for h in config.hybrids}[method]
     variant = next(b for b in config.bridges if b.name == bridge_name)
+    validation = _training_split(kg, split, variant)
     model, training, _ = _train_bridge(
-        kg, split, table, variant, seed, models_dir / bridge_name, config.num_threads, progress
+        kg, validation, table, variant, seed, models_dir / bridge_name, config.num_threads, progress
     )
-    validation = validation_split(kg, split, variant.validation_fraction)
+    bridge = BridgeScorer(model, table, name=bridge_name)
     scorable = table.has_embedding(np.arange(kg.num_nodes))
     started = time.perf_counter()
     tuned = tune_fusion_weights(
         kg,
         validation,
-        [BridgeScorer(model, table, name=bridge_name)] + [_baseline(p, kg, validation, table, config) for p in parts],
+        [bridge] + [_baseline(p, kg, validation, table, config) for p in parts],
         list(tasks),
         step=config.hybrid_step,
         max_queries=config.hybrid_max_queries,
@@ -425,7 +436,7 @@ def _build_hybrid(method: str, kg, split, table, config: BenchmarkConfig, seed, 
         seed=seed,
     )
     scorer = TunedScoreFusion(
-        [BridgeScorer(model, table, name=bridge_name)] + [_baseline(p, kg, split, table, config) for p in parts],
+        [bridge] + [_baseline(p, kg, split, table, config) for p in parts],
         {name: t["weights"] for name, t in tuned.items()},
         name=method,
     )

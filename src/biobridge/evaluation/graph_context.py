@@ -22,9 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from biobridge.evaluation.neighbour_vote import NeighbourVoteScorer, TaskIndex
-from biobridge.evaluation.queries import SplitLike
 from biobridge.evaluation.tasks import Task
-from biobridge.kg.graph import KnowledgeGraph
 
 __all__ = ["GraphContextScorer"]
 
@@ -32,28 +30,12 @@ __all__ = ["GraphContextScorer"]
 class GraphContextScorer(NeighbourVoteScorer):
     """Similarity-weighted vote of the ``k`` training heads with the most similar graph context."""
 
-    def __init__(
-        self,
-        kg: KnowledgeGraph,
-        split: SplitLike,
-        table=None,
-        k: int = 50,
-        popularity_weight: float = 1e-6,
-        name: str = "graph-context",
-    ) -> None:
-        super().__init__(kg, split, table, k=k, popularity_weight=popularity_weight)
-        self.name = name
-        self._context_key: tuple | None = None
-        self._context: sp.csr_matrix | None = None
-
-    @property
-    def settings(self) -> dict:
-        return {
-            "k": self.k,
-            "similarity": "cosine of IDF-weighted training-graph neighbourhoods (both edge directions), task relation "
-            "excluded",
-            "popularity_weight": self.popularity_weight,
-        }
+    name = "graph-context"
+    similarity = (
+        "cosine of IDF-weighted training-graph neighbourhoods (both edge directions), task relation excluded"
+    )
+    _context_key: tuple | None = None  # the relations the cached context leaves out
+    _context: sp.csr_matrix | None = None
 
     def context(self, task: Task) -> sp.csr_matrix:
         """``(n_nodes, n_nodes)`` L2-normalised context rows for ``task`` (cached for the last relation)."""

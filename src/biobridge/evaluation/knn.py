@@ -12,9 +12,7 @@ import numpy as np
 import torch
 
 from biobridge.evaluation.neighbour_vote import NeighbourVoteScorer, TaskIndex
-from biobridge.evaluation.queries import SplitLike
 from biobridge.evaluation.tasks import Task
-from biobridge.kg.graph import KnowledgeGraph
 
 __all__ = ["FeatureKNNScorer"]
 
@@ -30,27 +28,12 @@ class FeatureKNNScorer(NeighbourVoteScorer):
     ``has_embedding(nodes)``).
     """
 
-    def __init__(
-        self,
-        kg: KnowledgeGraph,
-        split: SplitLike,
-        table,
-        k: int = 50,
-        popularity_weight: float = 1e-6,
-        name: str = "feature-knn",
-    ) -> None:
-        super().__init__(kg, split, table, k=k, popularity_weight=popularity_weight)
-        self.name = name
-
-    @property
-    def settings(self) -> dict:
-        return {
-            "k": self.k,
-            "similarity": "cosine on raw encoder embeddings, clipped at 0",
-            "popularity_weight": self.popularity_weight,
-        }
+    name = "feature-knn"
+    similarity = "cosine on raw encoder embeddings, clipped at 0"
 
     def _features(self, task: Task, heads: np.ndarray) -> torch.Tensor:
+        if self.table is None:
+            raise ValueError("feature-kNN needs the embedding table")
         return _normalise(self.table.raw(task.head_type, heads))
 
     def _similarities(self, task: Task, index: TaskIndex, query_nodes: np.ndarray) -> torch.Tensor:

@@ -45,7 +45,8 @@ class NeighbourVoteScorer:
     """Base class: see the module docstring. ``table`` (optional) restricts training heads and tails to
     nodes with an embedding, so every method votes with the same training edges."""
 
-    name = "neighbour-vote"
+    name = "neighbour-vote"  # subclasses: their default name ...
+    similarity = ""  # ... and what their similarity is, for ``settings``
 
     def __init__(
         self,
@@ -54,9 +55,12 @@ class NeighbourVoteScorer:
         table=None,
         k: int = 50,
         popularity_weight: float = 1e-6,
+        name: str | None = None,
     ) -> None:
         if k < 1:
             raise ValueError("k must be >= 1")
+        if name:
+            self.name = name
         self.k = int(k)
         self.popularity_weight = float(popularity_weight)
         self.table = table
@@ -67,6 +71,10 @@ class NeighbourVoteScorer:
         self._cache: dict[tuple[str, str, str], TaskIndex | None] = {}
         self._columns_key: tuple | None = None
         self._columns: sp.csr_matrix | None = None
+
+    @property
+    def settings(self) -> dict:
+        return {"k": self.k, "similarity": self.similarity, "popularity_weight": self.popularity_weight}
 
     # ---- what subclasses define ---------------------------------------------------------------
     def _features(self, task: Task, heads: np.ndarray) -> Any:

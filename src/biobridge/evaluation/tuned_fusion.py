@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.evaluation.metrics import rank_metrics
-from biobridge.evaluation.queries import SplitLike, build_task_queries
+from biobridge.evaluation.queries import KGIndex, SplitLike, build_task_queries
 from biobridge.evaluation.ranks import filtered_realistic_ranks
 from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
@@ -122,9 +122,10 @@ def tune_fusion_weights(
     weight on the first part and say so."""
     grid = simplex_grid(len(scorers), step)
     rng = np.random.Generator(np.random.PCG64(seed))
+    index = KGIndex(kg)
     out: dict[str, dict[str, Any]] = {}
     for task in tasks:
-        queries = build_task_queries(kg, validation, task, candidate_policy, scorable)
+        queries = build_task_queries(kg, validation, task, candidate_policy, scorable, index=index)
         if queries.n_queries == 0:
             out[task.name] = {"weights": list(grid[0]), "n_queries": 0, "note": "no validation queries"}
             continue
@@ -148,8 +149,9 @@ def tune_fusion_weights(
         scores = [mrr(w) for w in usable]
         best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
         weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
+        by_weights = dict(zip(usable, scores, strict=True))  # the grid holds every part alone
         alone = {
-            s.name: (mrr(tuple(float(i == j) for j in range(len(scorers)))) if applicable[i] else None)
+            s.name: by_weights.get(tuple(float(i == j) for j in range(len(scorers))))
             for i, s in enumerate(scorers)
         }
         out[task.name] = {
