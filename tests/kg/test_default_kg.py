@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from biobridge.kg.default_kg import FORWARD_RELATIONS, largest_fragment
+from biobridge.kg.default_kg import FORWARD_RELATIONS
+from biobridge.kg.drug_salts import largest_fragment
 
 GO_TYPES = {"biological_process", "molecular_function", "cellular_component"}
 

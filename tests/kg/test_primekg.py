@@ -8,14 +8,8 @@ import pandas as pd
 import pytest
 
 from biobridge.kg.graph import KGFormatError, KnowledgeGraph
-from biobridge.kg.primekg import (
-    DEFAULT_TYPES,
-    identifier,
-    is_symmetric_pairs,
-    load_primekg,
-    node_type_name,
-    relation_name,
-)
+from biobridge.kg.primekg import DEFAULT_TYPES, load_primekg
+from biobridge.kg.primekg_names import identifier, is_symmetric_pairs, node_type_name, relation_name
 
 # PrimeKG index -> (PrimeKG type, name)
 NODES = {

@@ -59,6 +59,25 @@ class KnowledgeGraph:
             raise KeyError(f"unknown node type {node_type!r}; known: {self.node_types}")
         return self.nodes.index[self.nodes["node_type"].to_numpy() == node_type].to_numpy(np.int64)
 
+    def nodes_in_relation(self, node_type: str, relation: str) -> np.ndarray:
+        """Nodes of ``node_type`` that take part in ``relation``, in either direction.
+
+        Returns the sorted, unique int64 ``node_index`` values of ``node_type`` nodes that are the head or
+        the tail of at least one triple whose relation is ``relation`` or its reverse
+        (``reverse_relations.get(relation, relation)``; a symmetric relation is its own reverse). Because
+        every edge is stored in both directions, this is the same set for ``r`` and ``rev_r``. An unknown
+        ``relation`` gives an empty array; an unknown ``node_type`` raises the ``KeyError`` of
+        :meth:`nodes_of_type`.
+        """
+        nodes = self.nodes_of_type(node_type)
+        relations = sorted({relation, self.reverse_relations.get(relation, relation)})
+        in_relation = self.triples["relation"].isin(relations).to_numpy()
+        ends = np.union1d(
+            self.triples["head"].to_numpy(np.int64)[in_relation],
+            self.triples["tail"].to_numpy(np.int64)[in_relation],
+        )
+        return np.intersect1d(nodes, ends).astype(np.int64, copy=False)
+
     def node_type_array(self) -> np.ndarray:
         """``node_type`` of every node as a numpy object array indexed by node_index."""
         return self.nodes["node_type"].to_numpy()

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 _FAMILY_SAMPLE = 20_000  # random edges per family considered in phase 1 (it picks a few hundred)
 
 
-def _edge_families(kg: KnowledgeGraph) -> list[tuple[str, str, str, np.ndarray, np.ndarray]]:
+Family = tuple[str, str, str, np.ndarray, np.ndarray]  # relation, head type, tail type, heads, tails
+
+
+def _edge_families(kg: KnowledgeGraph) -> list[Family]:
     """Forward edge families (relation, head type, tail type, heads, tails), sorted by name."""
     types = kg.node_type_array().astype(str)
     triples = kg.triples
@@ -48,22 +51,21 @@ def _edge_families(kg: KnowledgeGraph) -> list[tuple[str, str, str, np.ndarray, 
     return families
 
 
-def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> KnowledgeGraph:
-    """Induced subgraph with at most ``max_nodes_per_type`` nodes of each type, keeping every edge family."""
-    if max_nodes_per_type < 1:
-        raise ValueError("max_nodes_per_type must be >= 1")
-    rng = np.random.Generator(np.random.PCG64(seed))
-    type_names, type_code = np.unique(kg.node_type_array().astype(str), return_inverse=True)
-    n = kg.num_nodes
-    kept = np.zeros(n, dtype=bool)
-    room = np.full(len(type_names), max_nodes_per_type, dtype=np.int64)
-    half = np.full(len(type_names), (max_nodes_per_type + 1) // 2, dtype=np.int64)
-
-    # ---- phase 1: round-robin over edge families --------------------------------------------------
+def _sample_families(kg: KnowledgeGraph, rng: np.random.Generator) -> list[Family]:
+    """Every forward edge family with its edges in random order, at most ``_FAMILY_SAMPLE`` of them."""
     families = []
     for r, ht, tt, h, t in _edge_families(kg):
         order = rng.permutation(len(h))[:_FAMILY_SAMPLE]
         families.append((r, ht, tt, h[order], t[order]))
+    return families
+
+
+def _round_robin(
+    families: list[Family], type_code: np.ndarray, kept: np.ndarray, room: np.ndarray, max_nodes_per_type: int
+) -> None:
+    """Phase 1: families take turns adding one edge each until no family can add one within half the
+    budget. Updates ``kept`` (per node) and ``room`` (budget left per type) in place."""
+    half = np.full(len(room), (max_nodes_per_type + 1) // 2, dtype=np.int64)
     live = list(range(len(families)))
     while live:
         still = []
@@ -85,7 +87,13 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
             still.append(f)
         live = still
 
-    # ---- phase 2: densify with nodes linked to kept nodes of other types --------------------------
+
+def _densify(
+    kg: KnowledgeGraph, type_code: np.ndarray, kept: np.ndarray, room: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Phase 2: in two rounds (half the room left, then all of it), each type takes the nodes with most
+    kept neighbours of other types. Updates ``kept`` and ``room`` in place."""
+    n = kg.num_nodes
     heads = kg.triples["head"].to_numpy(np.int64)
     tails = kg.triples["tail"].to_numpy(np.int64)
     for last in (False, True):
@@ -93,7 +101,7 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
         pairs = np.unique(heads[cross] * np.int64(n) + tails[cross])
         score = np.bincount(pairs // n, minlength=n).astype(np.float64)
         score += rng.random(n) * 0.5  # random tie-break, never outranks one more neighbour
-        for code in range(len(type_names)):
+        for code in range(len(room)):
             if room[code] <= 0:
                 continue
             cand = np.flatnonzero((type_code == code) & ~kept & (score >= 1.0))
@@ -102,8 +110,13 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
             kept[take] = True
             room[code] -= len(take)
 
+
+def _induced_subgraph(kg: KnowledgeGraph, kept: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes where ``kept`` (original order, renumbered) and every triple between two of them."""
+    heads = kg.triples["head"].to_numpy(np.int64)
+    tails = kg.triples["tail"].to_numpy(np.int64)
     keep_idx = np.flatnonzero(kept)
-    new_index = np.full(n, -1, dtype=np.int64)
+    new_index = np.full(kg.num_nodes, -1, dtype=np.int64)
     new_index[keep_idx] = np.arange(len(keep_idx))
     nodes = kg.nodes.iloc[keep_idx].reset_index(drop=True)
     nodes["node_index"] = np.arange(len(nodes), dtype=np.int64)
@@ -115,7 +128,10 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
             "tail": new_index[tails[inside]],
         }
     )
-    relations = set(triples["relation"])
+    return nodes, triples
+
+
+def _families_without_edges(families: list[Family], nodes: pd.DataFrame, triples: pd.DataFrame) -> list[str]:
     sub_types = nodes["node_type"].to_numpy().astype(str)
     present = set(
         zip(
@@ -125,7 +141,24 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
             strict=True,
         )
     )
-    missing = [f"{r} ({ht}->{tt})" for r, ht, tt, _, _ in families if (r, ht, tt) not in present]
+    return [f"{r} ({ht}->{tt})" for r, ht, tt, _, _ in families if (r, ht, tt) not in present]
+
+
+def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> KnowledgeGraph:
+    """Induced subgraph with at most ``max_nodes_per_type`` nodes of each type, keeping every edge family."""
+    if max_nodes_per_type < 1:
+        raise ValueError("max_nodes_per_type must be >= 1")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    type_names, type_code = np.unique(kg.node_type_array().astype(str), return_inverse=True)
+    kept = np.zeros(kg.num_nodes, dtype=bool)
+    room = np.full(len(type_names), max_nodes_per_type, dtype=np.int64)
+
+    families = _sample_families(kg, rng)
+    _round_robin(families, type_code, kept, room, max_nodes_per_type)
+    _densify(kg, type_code, kept, room, rng)
+    nodes, triples = _induced_subgraph(kg, kept)
+
+    missing = _families_without_edges(families, nodes, triples)
     if missing:
         log.warning("subset lost every edge of families %s", missing)
     provenance = {
@@ -133,7 +166,7 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
             "max_nodes_per_type": int(max_nodes_per_type),
             "seed": int(seed),
             "parent_kg_hash": kg.content_hash(),
-            "parent_num_nodes": n,
+            "parent_num_nodes": kg.num_nodes,
             "parent_num_triples": len(kg.triples),
             "nodes_per_type": nodes["node_type"].value_counts().sort_index().to_dict(),
             "triples_per_relation": triples["relation"].value_counts().sort_index().to_dict(),
@@ -141,6 +174,7 @@ def subset_kg(kg: KnowledgeGraph, max_nodes_per_type: int, seed: int) -> Knowled
         },
         "parent_provenance": kg.provenance,
     }
+    relations = set(triples["relation"])
     reverse = {r: v for r, v in kg.reverse_relations.items() if r in relations or v in relations}
     return KnowledgeGraph(
         nodes=nodes,

@@ -24,10 +24,10 @@ import pandas as pd
 
 from biobridge.artifacts import hash_file
 from biobridge.kg.graph import MODALITIES, KGFormatError, KnowledgeGraph
+from biobridge.kg.triples import REVERSE_PREFIX, is_reverse_name, reverse_relation_map, with_reverse_triples
 
 NODE_HEADER = ("node_type", "node_id", "name", "feature")
 EDGE_HEADER = ("head_type", "head_id", "relation", "tail_type", "tail_id")
-REVERSE_PREFIX = "rev_"
 
 
 def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -51,17 +51,12 @@ def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str, 
             yield line, {c: v.strip() for c, v in zip(cols, fields, strict=True)}
 
 
-def load_tsv_kg(nodes_path: str | Path, edges_path: str | Path, modalities: dict[str, str]) -> KnowledgeGraph:
-    """Read a KG from a nodes TSV and an edges TSV; ``modalities`` maps every node type to its modality."""
-    nodes_path, edges_path = Path(nodes_path), Path(edges_path)
-    bad = {t: m for t, m in modalities.items() if m not in MODALITIES}
-    if bad:
-        raise KGFormatError(f"unknown modalities {bad}; expected one of {MODALITIES}")
-
+def _read_nodes(path: Path, modalities: dict[str, str]) -> pd.DataFrame:
+    """The node table, checked row by row, sorted by (type, id) and numbered."""
     records: list[tuple[str, str, str, str]] = []
     seen: dict[tuple[str, str], int] = {}
-    for line, row in _rows(nodes_path, NODE_HEADER):
-        where = f"{nodes_path}:{line}"
+    for line, row in _rows(path, NODE_HEADER):
+        where = f"{path}:{line}"
         for col in ("node_type", "node_id", "feature"):
             if not row[col]:
                 raise KGFormatError(f"{where}: empty {col}")
@@ -75,61 +70,80 @@ def load_tsv_kg(nodes_path: str | Path, edges_path: str | Path, modalities: dict
         seen[key] = line
         records.append((row["node_type"], row["node_id"], row["name"] or row["node_id"], row["feature"]))
     if not records:
-        raise KGFormatError(f"{nodes_path}: no nodes")
+        raise KGFormatError(f"{path}: no nodes")
     nodes = pd.DataFrame(records, columns=["node_type", "node_id", "name", "feature"])
     nodes = nodes.sort_values(["node_type", "node_id"], kind="mergesort").reset_index(drop=True)
     nodes.insert(0, "node_index", np.arange(len(nodes), dtype=np.int64))
-    index = {(t, i): k for k, (t, i) in enumerate(zip(nodes["node_type"], nodes["node_id"], strict=True))}
+    return nodes
 
+
+def _edge_endpoints(
+    where: str,
+    row: dict[str, str],
+    index: dict[tuple[str, str], int],
+    modalities: dict[str, str],
+    nodes_file: str,
+) -> tuple[int, int]:
+    """``node_index`` of an edge row's head and tail; any problem raises ``KGFormatError`` at ``where``."""
+    for col in EDGE_HEADER:
+        if not row[col]:
+            raise KGFormatError(f"{where}: empty {col}")
+    for side in ("head", "tail"):
+        if row[f"{side}_type"] not in modalities:
+            raise KGFormatError(f"{where}: unknown {side} node type {row[f'{side}_type']!r}")
+    h = index.get((row["head_type"], row["head_id"]))
+    t = index.get((row["tail_type"], row["tail_id"]))
+    for side, hit in (("head", h), ("tail", t)):
+        if hit is None:
+            raise KGFormatError(
+                f"{where}: edge to an unknown node: {side} {row[f'{side}_type']} {row[f'{side}_id']!r} "
+                f"is not in {nodes_file}"
+            )
+    return h, t
+
+
+def _read_forward_edges(
+    path: Path, nodes: pd.DataFrame, modalities: dict[str, str], nodes_file: str
+) -> pd.DataFrame:
+    """One forward triple per edge row; a ``rev_r`` row is turned round into an ``r`` triple."""
+    index = {(t, i): k for k, (t, i) in enumerate(zip(nodes["node_type"], nodes["node_id"], strict=True))}
     heads: list[int] = []
     rels: list[str] = []
     tails: list[int] = []
-    for line, row in _rows(edges_path, EDGE_HEADER):
-        where = f"{edges_path}:{line}"
-        for col in EDGE_HEADER:
-            if not row[col]:
-                raise KGFormatError(f"{where}: empty {col}")
-        for side in ("head", "tail"):
-            if row[f"{side}_type"] not in modalities:
-                raise KGFormatError(f"{where}: unknown {side} node type {row[f'{side}_type']!r}")
-        h = index.get((row["head_type"], row["head_id"]))
-        t = index.get((row["tail_type"], row["tail_id"]))
-        for side, hit in (("head", h), ("tail", t)):
-            if hit is None:
-                raise KGFormatError(
-                    f"{where}: edge to an unknown node: {side} {row[f'{side}_type']} {row[f'{side}_id']!r} "
-                    f"is not in {nodes_path.name}"
-                )
+    for line, row in _rows(path, EDGE_HEADER):
+        where = f"{path}:{line}"
+        h, t = _edge_endpoints(where, row, index, modalities, nodes_file)
         rel = row["relation"]
-        if rel.startswith(REVERSE_PREFIX):
-            base = rel[len(REVERSE_PREFIX) :]
+        if is_reverse_name(rel):
+            base = rel.removeprefix(REVERSE_PREFIX)
             if not base:
                 raise KGFormatError(f"{where}: relation {rel!r} has no name after the reverse prefix")
             h, t, rel = t, h, base
         heads.append(h)
         rels.append(rel)
         tails.append(t)
-
-    fwd = pd.DataFrame(
+    return pd.DataFrame(
         {"head": np.asarray(heads, np.int64), "relation": rels, "tail": np.asarray(tails, np.int64)}
     )
-    rev = pd.DataFrame(
-        {"head": fwd["tail"], "relation": REVERSE_PREFIX + fwd["relation"], "tail": fwd["head"]}
-    )
-    triples = pd.concat([fwd, rev], ignore_index=True)
-    n_rows = len(triples)
-    triples = triples.drop_duplicates().sort_values(["relation", "head", "tail"], kind="mergesort")
-    triples = triples.reset_index(drop=True)
-    base_relations = sorted(set(rels))
-    reverse_relations = {r: REVERSE_PREFIX + r for r in base_relations}
-    reverse_relations.update({REVERSE_PREFIX + r: r for r in base_relations})
+
+
+def load_tsv_kg(nodes_path: str | Path, edges_path: str | Path, modalities: dict[str, str]) -> KnowledgeGraph:
+    """Read a KG from a nodes TSV and an edges TSV; ``modalities`` maps every node type to its modality."""
+    nodes_path, edges_path = Path(nodes_path), Path(edges_path)
+    bad = {t: m for t, m in modalities.items() if m not in MODALITIES}
+    if bad:
+        raise KGFormatError(f"unknown modalities {bad}; expected one of {MODALITIES}")
+    nodes = _read_nodes(nodes_path, modalities)
+    forward = _read_forward_edges(edges_path, nodes, modalities, nodes_path.name)
+    reverse_relations = reverse_relation_map(sorted(set(forward["relation"])))
+    triples = with_reverse_triples(forward, reverse_relations)
     provenance = {
         "source": "tsv",
         "nodes_file": str(nodes_path),
         "edges_file": str(edges_path),
         "files_sha256": {"nodes": hash_file(nodes_path), "edges": hash_file(edges_path)},
-        "edge_rows": len(fwd),
-        "merged_duplicates": {"triples": int(n_rows - len(triples))},
+        "edge_rows": len(forward),
+        "merged_duplicates": {"triples": int(2 * len(forward) - len(triples))},
         "dropped": {},
     }
     return KnowledgeGraph(
