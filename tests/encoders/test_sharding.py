@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from biobridge.encoders import encode_kg
+from biobridge.encoders import encode_kg, merge_shards, shard_status
 from biobridge.encoders.base import Encoder
 from biobridge.encoders.morgan import MorganEncoder
 from biobridge.encoders.protein_composition import ProteinCompositionEncoder
 from biobridge.encoders.sharding import Shard, resolve_shard, shard_from_env, shard_positions
-from biobridge.encoders.store import merge_shards, shard_status
 
 from .conftest import make_kg
 from .test_store import CountingEncoder, FakeText

@@ -89,5 +89,7 @@ def load_local_hf_model(model_dir: Path, model_cls, device: str, torch_dtype, wh
         configure_cpu_threads()
     log.info("loading %s model from %s on %s (%s)", what, model_dir, device, torch_dtype)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    model = model_cls.from_pretrained(str(model_dir), local_files_only=True, dtype=torch_dtype, **model_kwargs)
+    model = model_cls.from_pretrained(
+        str(model_dir), local_files_only=True, dtype=torch_dtype, **model_kwargs
+    )
     return tokenizer, model.to(device).eval()

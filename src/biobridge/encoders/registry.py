@@ -18,15 +18,6 @@ from biobridge.encoders.base import Encoder
 
 DEFAULT_ENCODER_SPECS: dict[str, str] = {"protein": "composition", "molecule": "morgan", "text": "minilm"}
 
-SPEC_MODALITY_PREFIXES = {
-    "composition": "protein",
-    "esm2": "protein",
-    "morgan": "molecule",
-    "unimol": "molecule",
-    "minilm": "text",
-    "hf-text": "text",
-}
-
 
 class UnknownEncoderSpecError(ValueError):
     pass
@@ -35,13 +26,6 @@ class UnknownEncoderSpecError(ValueError):
 def _split(spec: str) -> tuple[str, str | None]:
     kind, sep, arg = spec.partition(":")
     return kind.strip().lower(), (arg.strip() if sep else None)
-
-
-def spec_modality(spec: str) -> str:
-    kind, _ = _split(spec)
-    if kind not in SPEC_MODALITY_PREFIXES:
-        raise UnknownEncoderSpecError(_unknown_message(spec))
-    return SPEC_MODALITY_PREFIXES[kind]
 
 
 def _unknown_message(spec: str) -> str:

@@ -10,8 +10,9 @@ shard. Shards are written to ``<store>/shards/``::
     <node_type>.<i>-of-<n>.json          the shard's manifest entry (one file per shard, so shards running
                                          at the same time on different machines never write the same file)
 
-``biobridge.encoders.store.merge_shards`` assembles them into the ordinary ``<node_type>.safetensors`` +
-``manifest.json`` entry, identical to what an unsharded run writes.
+Writing, skipping and merging shards is ``biobridge.encoders.shard_merge``: ``merge_shards`` assembles them
+into the ordinary ``<node_type>.safetensors`` + ``manifest.json`` entry, identical to what an unsharded run
+writes.
 """
 
 from __future__ import annotations

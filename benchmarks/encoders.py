@@ -1,7 +1,10 @@
 """Throughput benchmark of the default encoders on the packaged default-KG data (not part of the unit tests).
 
-Run: ``python -m biobridge.encoders.benchmark [--data DIR] [--n-text 2000] [--repeats 3]``.
-Prints items/s (median over repeats) for each default encoder on this machine.
+    python benchmarks/encoders.py [--data DIR] [--n-text 2000] [--repeats 3] [--batch-size N]
+
+Prints items/s (median over repeats) for each default encoder on this machine: composition (protein
+sequences) and Morgan (SMILES), encode only and validation only, and MiniLM (GO-term texts) after a warm-up.
+``--data`` defaults to the packaged ``biobridge/data/biokg_offline_mini``.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
+import biobridge
+from biobridge.encoders import build_encoder
+
 
 def _default_data_dir() -> Path:
-    here = Path(__file__).resolve().parents[1] / "data" / "biokg_offline_mini"
-    return here
+    return Path(biobridge.__file__).resolve().parent / "data" / "biokg_offline_mini"
 
 
 def _time(fn, repeats: int) -> float:
@@ -37,8 +42,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args(argv)
-
-    from biobridge.encoders.registry import build_encoder
 
     results: dict[str, float] = {}
     proteins = pd.read_csv(args.data / "proteins.tsv.gz", sep="\t", usecols=["sequence"])["sequence"].tolist()
