@@ -67,8 +67,8 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         return cls(
             preset=data.get("preset", "custom"),
-            model=_build(ModelConfig, data.get("model", {})),
-            train=_build(TrainConfig, data.get("train", {})),
+            model=build_dataclass(ModelConfig, data.get("model", {})),
+            train=build_dataclass(TrainConfig, data.get("train", {})),
         )
 
 
@@ -78,8 +78,9 @@ PRESETS: dict[str, RunConfig] = {
     # The paper's setting (BioBridge, ICLR 2024): 6 layers, H=768, 12 heads, FF 2048, 10 epochs, batch 4096.
     "paper": RunConfig(
         preset="paper",
-        model=ModelConfig(hidden_dim=768, n_layers=6, n_heads=12, ff_dim=2048, dropout=0.1,
-                          standardize_inputs=False),
+        model=ModelConfig(
+            hidden_dim=768, n_layers=6, n_heads=12, ff_dim=2048, dropout=0.1, standardize_inputs=False
+        ),
         train=TrainConfig(
             epochs=10,
             batch_size=4096,
@@ -123,11 +124,14 @@ def load_run_config(path: str | Path) -> RunConfig:
     """Read a TOML file: optional ``preset = "paper"`` then ``[model]`` / ``[train]`` tables overriding it."""
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     base = preset(data.get("preset", "cpu"))
-    overrides = {f"{section}.{k}": v for section in ("model", "train") for k, v in data.get(section, {}).items()}
+    overrides = {
+        f"{section}.{k}": v for section in ("model", "train") for k, v in data.get(section, {}).items()
+    }
     return with_overrides(base, overrides)
 
 
-def _build(cls: type, data: dict[str, Any]):
+def build_dataclass(cls: type, data: dict[str, Any]):
+    """``cls(**data)``, refusing keys that are not fields of ``cls``."""
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:

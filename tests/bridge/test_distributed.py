@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from biobridge import pipeline
+from biobridge.encoders import encode_kg
 from biobridge.encoders.base import Encoder
-from biobridge.encoders.store import encode_kg
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import load_or_create_split
 
@@ -49,7 +49,7 @@ class HashingTextEncoder(Encoder):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    from biobridge.encoders.registry import build_encoder
+    from biobridge.encoders import build_encoder
     from biobridge.kg.default_kg import build_default_kg
     from biobridge.kg.subset import subset_kg
 
@@ -57,18 +57,33 @@ def workdir(tmp_path_factory):
     kg = subset_kg(build_default_kg(), max_nodes_per_type=40, seed=1)
     kg.save(wd.kg)
     load_or_create_split(KnowledgeGraph.load(wd.kg), wd.split("paper", 42), "paper", 0.1, 42)
-    encoders = {"protein": build_encoder("composition"), "molecule": build_encoder("morgan"),
-                "text": HashingTextEncoder()}
+    encoders = {
+        "protein": build_encoder("composition"),
+        "molecule": build_encoder("morgan"),
+        "text": HashingTextEncoder(),
+    }
     encode_kg(kg, wd.embeddings, encoders=encoders, progress=False)
     (wd.root / "ddp.toml").write_text(CONFIG)
     return wd
 
 
 def run_train(wd, out, nproc):
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m"]
-                if nproc > 1 else [sys.executable, "-m"])
-    cmd = launcher + ["biobridge.cli", "train", "-w", str(wd.root), "--config", str(wd.root / "ddp.toml"),
-                      "--out", str(out), "--no-progress"]
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m"]
+        if nproc > 1
+        else [sys.executable, "-m"]
+    )
+    cmd = launcher + [
+        "biobridge.cli",
+        "train",
+        "-w",
+        str(wd.root),
+        "--config",
+        str(wd.root / "ddp.toml"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

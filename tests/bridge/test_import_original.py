@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 from biobridge.artifacts import read_json
-from biobridge.bridge.checkpoint import load_checkpoint
 from biobridge.bridge.import_original import (
     DEFAULT_DATA_CONFIG,
     OriginalCheckpointError,
     import_original_checkpoint,
     original_parameter_count,
 )
+from biobridge.bridge.run import TrainedRun
 
 DATA_CONFIG = json.loads(DEFAULT_DATA_CONFIG.read_text())
 TYPE_ID = DATA_CONFIG["node_type"]
@@ -116,7 +116,7 @@ def test_import_gives_identical_outputs(tmp_path):
     ref, model_config = _write_original(tmp_path / "orig")
     assert sum(p.numel() for p in ref.parameters()) == original_parameter_count(model_config, ff_dim=64)
     out = import_original_checkpoint(tmp_path / "orig", tmp_path / "ours", n_heads=4)
-    model = load_checkpoint(out)
+    model = TrainedRun.open(out).load_model()
     assert model.schema.input_dims == {
         "biological_process": 16,
         "protein": 40,
@@ -180,7 +180,7 @@ def test_data_config_in_source_dir_and_default_heads(tmp_path):
     ref, _ = _write_original(
         tmp_path / "orig", hidden=24, n_layer=1, nhead=12, ff_dim=32, with_data_config=True
     )
-    model = load_checkpoint(import_original_checkpoint(tmp_path / "orig", tmp_path / "ours"))
+    model = TrainedRun.open(import_original_checkpoint(tmp_path / "orig", tmp_path / "ours")).load_model()
     assert model.config.n_heads == 12
     cfg = read_json(tmp_path / "ours" / "config.json")
     assert cfg["imported_from"]["data_config"].endswith("data_config.json")

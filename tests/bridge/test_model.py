@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
+from biobridge.bridge.run import TrainedRun, save_run
 from biobridge.bridge.train import PositivePairs, in_batch_mask, lr_lambda
 from biobridge.config import ModelConfig, preset
 
@@ -16,8 +17,9 @@ SCHEMA = BridgeSchema(input_dims={"protein": 12, "drug": 7, "text": 5}, relation
 
 def small_model(n_layers=2, residual=True):
     torch.manual_seed(0)
-    return BridgeModel(SCHEMA, ModelConfig(hidden_dim=16, n_layers=n_layers, n_heads=2, ff_dim=32,
-                                           residual=residual)).eval()
+    return BridgeModel(
+        SCHEMA, ModelConfig(hidden_dim=16, n_layers=n_layers, n_heads=2, ff_dim=32, residual=residual)
+    ).eval()
 
 
 def test_paper_preset_has_the_papers_parameter_count():
@@ -33,8 +35,8 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
     model = small_model()
     x = torch.randn(4, 12)
     before = model.transform_named(x, "protein", "r", "drug")
-    model.save_pretrained(tmp_path / "ckpt", {"note": "x"})
-    restored = BridgeModel.from_pretrained(tmp_path / "ckpt")
+    save_run(tmp_path / "ckpt", model, sources=None, extra={"note": "x"})
+    restored = TrainedRun.open(tmp_path / "ckpt").load_model()
     after = restored.transform_named(x, "protein", "r", "drug")
     assert torch.equal(before, after)
     assert restored.schema == SCHEMA
@@ -95,11 +97,13 @@ def test_embedding_table_projects_mixed_types_in_order():
     mats = {"protein": rng.normal(size=(3, 12)), "drug": rng.normal(size=(2, 7))}
     table = EmbeddingTable(mats, {"protein": np.array([0, 2, 4]), "drug": np.array([1, 3])}, num_nodes=6)
     out = table.project(model, np.array([3, 0, 4]))
-    expected = torch.stack([
-        model.project(torch.tensor(mats["drug"][1], dtype=torch.float32)[None], "drug")[0],
-        model.project(torch.tensor(mats["protein"][0], dtype=torch.float32)[None], "protein")[0],
-        model.project(torch.tensor(mats["protein"][2], dtype=torch.float32)[None], "protein")[0],
-    ])
+    expected = torch.stack(
+        [
+            model.project(torch.tensor(mats["drug"][1], dtype=torch.float32)[None], "drug")[0],
+            model.project(torch.tensor(mats["protein"][0], dtype=torch.float32)[None], "protein")[0],
+            model.project(torch.tensor(mats["protein"][2], dtype=torch.float32)[None], "protein")[0],
+        ]
+    )
     assert torch.allclose(out, expected, atol=1e-6)
     assert table.has_embedding(np.array([5, 1])).tolist() == [False, True]
     with pytest.raises(KeyError):
@@ -111,7 +115,9 @@ def test_first_token_shortcut_equals_the_full_encoder():
         model = small_model(n_layers=n_layers)
         z = model.project(torch.randn(5, 12), "protein")
         ids = [torch.tensor([0, 1, 2, 0, 1]), torch.tensor([0, 1, 0, 1, 0]), torch.tensor([2, 2, 1, 0, 0])]
-        tokens = torch.stack([z, model.node_type_embed(ids[0]), model.relation_embed(ids[1]),
-                              model.node_type_embed(ids[2])], dim=1)
+        tokens = torch.stack(
+            [z, model.node_type_embed(ids[0]), model.relation_embed(ids[1]), model.node_type_embed(ids[2])],
+            dim=1,
+        )
         expected = model.encoder(tokens)[:, 0] + z
         assert torch.allclose(model.transform(z, *ids), expected, atol=1e-5)

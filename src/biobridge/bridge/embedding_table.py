@@ -14,7 +14,9 @@ from biobridge.bridge.model import BridgeModel
 class EmbeddingTable:
     def __init__(self, matrices: dict[str, np.ndarray], node_index: dict[str, np.ndarray], num_nodes: int):
         self.types = sorted(matrices)
-        self.matrices = {t: torch.from_numpy(np.ascontiguousarray(matrices[t], dtype=np.float32)) for t in self.types}
+        self.matrices = {
+            t: torch.from_numpy(np.ascontiguousarray(matrices[t], dtype=np.float32)) for t in self.types
+        }
         self.type_code = np.full(num_nodes, -1, dtype=np.int64)
         self.row = np.full(num_nodes, -1, dtype=np.int64)
         for code, t in enumerate(self.types):

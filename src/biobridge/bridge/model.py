@@ -7,8 +7,7 @@ boundary; their integer ids exist only inside the module and are saved with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -32,7 +31,9 @@ class BridgeSchema:
 
     @classmethod
     def from_dict(cls, data: dict) -> BridgeSchema:
-        return cls(input_dims={k: int(v) for k, v in data["input_dims"].items()}, relations=tuple(data["relations"]))
+        return cls(
+            input_dims={k: int(v) for k, v in data["input_dims"].items()}, relations=tuple(data["relations"])
+        )
 
 
 class InputStandardizer(nn.Module):
@@ -61,7 +62,9 @@ class BridgeModel(nn.Module):
         h = config.hidden_dim
         self.type_ids = {t: i for i, t in enumerate(schema.node_types)}
         self.relation_ids = {r: i for i, r in enumerate(schema.relations)}
-        self.projections = nn.ModuleDict({t: nn.Linear(d, h, bias=False) for t, d in schema.input_dims.items()})
+        self.projections = nn.ModuleDict(
+            {t: nn.Linear(d, h, bias=False) for t, d in schema.input_dims.items()}
+        )
         self.standardizers = (
             nn.ModuleDict({t: InputStandardizer(d) for t, d in schema.input_dims.items()})
             if config.standardize_inputs
@@ -90,13 +93,17 @@ class BridgeModel(nn.Module):
         try:
             return self.type_ids[node_type]
         except KeyError:
-            raise KeyError(f"the bridge has no node type {node_type!r}; known: {list(self.type_ids)}") from None
+            raise KeyError(
+                f"the bridge has no node type {node_type!r}; known: {list(self.type_ids)}"
+            ) from None
 
     def relation_id(self, relation: str) -> int:
         try:
             return self.relation_ids[relation]
         except KeyError:
-            raise KeyError(f"the bridge has no relation {relation!r}; known: {list(self.relation_ids)}") from None
+            raise KeyError(
+                f"the bridge has no relation {relation!r}; known: {list(self.relation_ids)}"
+            ) from None
 
     # ---- forward pieces ---------------------------------------------------------------------------
     def project(self, embeddings: torch.Tensor, node_type: str) -> torch.Tensor:
@@ -106,10 +113,6 @@ class BridgeModel(nn.Module):
         if self.standardizers is not None:
             embeddings = self.standardizers[node_type](embeddings)
         return self.projections[node_type](embeddings)
-
-    def project_mixed(self, embeddings: Sequence[torch.Tensor], node_types: Sequence[str]) -> torch.Tensor:
-        """Project several per-type groups and concatenate in the given order."""
-        return torch.cat([self.project(e, t) for e, t in zip(embeddings, node_types, strict=True)], dim=0)
 
     def transform(
         self,
@@ -158,25 +161,8 @@ class BridgeModel(nn.Module):
         """Project raw head embeddings of one type and transform them for one (relation, tail type)."""
         z = self.project(embeddings, head_type)
         n = z.shape[0]
-        ids = [torch.full((n,), i, dtype=torch.long, device=z.device) for i in (
-            self.type_id(head_type), self.relation_id(relation), self.type_id(tail_type))]
+        ids = [
+            torch.full((n,), i, dtype=torch.long, device=z.device)
+            for i in (self.type_id(head_type), self.relation_id(relation), self.type_id(tail_type))
+        ]
         return self.transform(z, *ids)
-
-    def describe(self) -> dict:
-        return {
-            "schema": self.schema.to_dict(),
-            "model": asdict(self.config),
-            "n_parameters": sum(p.numel() for p in self.parameters()),
-        }
-
-    # ---- persistence (see biobridge.bridge.checkpoint) --------------------------------------------
-    def save_pretrained(self, directory, metadata: dict | None = None):
-        from biobridge.bridge.checkpoint import save_checkpoint
-
-        return save_checkpoint(self, directory, metadata)
-
-    @classmethod
-    def from_pretrained(cls, directory, map_location: str = "cpu") -> BridgeModel:
-        from biobridge.bridge.checkpoint import load_checkpoint
-
-        return load_checkpoint(directory, map_location)

@@ -1,13 +1,12 @@
 """Training loop: InfoNCE over KG triples, gathered from cached embedding matrices.
 
-Plain PyTorch that also runs under ``torchrun`` (see ``distributed.py``). Seeds are explicit; an epoch-end
-checkpoint is written atomically so an interrupted run keeps its last finished epoch, and the JSONL log is
-appended and flushed as it goes.
+Plain PyTorch that also runs under ``torchrun`` (see ``distributed.py``). Seeds are explicit; the run
+directory is written at every epoch's end (``run.save_run``) so an interrupted run keeps its last finished
+epoch, and the log (``train_log.py``) is appended and flushed as it goes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -20,20 +19,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from biobridge.bridge.checkpoint import save_checkpoint
-from biobridge.bridge.distributed import DistContext, init_distributed
+from biobridge.bridge.distributed import DistContext, init_distributed, shutdown_distributed
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
+from biobridge.bridge.run import RunSources, TrainedRun, save_run
+from biobridge.bridge.train_log import LOSS_PLOT, TrainingLog, plot_loss_curve
 from biobridge.config import RunConfig, TrainConfig
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.negatives import NegativeSampler
 from biobridge.kg.split import Split
 
 log = logging.getLogger(__name__)
-
-TRAIN_LOG = "train_log.jsonl"
-LOSS_PLOT = "loss_curve.png"
 
 
 @dataclass(frozen=True)
@@ -58,11 +55,14 @@ def select_training_triples(
     keep = table.has_embedding(heads) & table.has_embedding(tails)
     n_excluded = int((~keep).sum())
     if n_excluded:
-        log.warning("%d training triples excluded: an endpoint has no embedding (see the store manifest)", n_excluded)
+        log.warning(
+            "%d training triples excluded: an endpoint has no embedding (see the store manifest)", n_excluded
+        )
     rel_names, inverse = np.unique(train["relation"].to_numpy()[keep], return_inverse=True)
     lookup = np.array([model.relation_id(r) for r in rel_names], dtype=np.int64)
-    return TrainingTriples(heads[keep], lookup[inverse] if len(inverse) else inverse.astype(np.int64),
-                           tails[keep], n_excluded)
+    return TrainingTriples(
+        heads[keep], lookup[inverse] if len(inverse) else inverse.astype(np.int64), tails[keep], n_excluded
+    )
 
 
 def lr_lambda(total_steps: int, warmup_fraction: float):
@@ -110,8 +110,15 @@ class TrainingStep(nn.Module):
         self.config = config
         self._type_lookup = np.array([model.type_id(t) for t in table.types], dtype=np.int64)
 
-    def forward(self, heads: np.ndarray, rels: np.ndarray, tails: np.ndarray, negatives: np.ndarray | None,
-                mask: torch.Tensor | None, loss_scale: float) -> torch.Tensor:
+    def forward(
+        self,
+        heads: np.ndarray,
+        rels: np.ndarray,
+        tails: np.ndarray,
+        negatives: np.ndarray | None,
+        mask: torch.Tensor | None,
+        loss_scale: float,
+    ) -> torch.Tensor:
         n = len(heads)
         parts = [heads, tails] + ([negatives.ravel()] if negatives is not None else [])
         unique, inverse = np.unique(np.concatenate(parts), return_inverse=True)
@@ -127,7 +134,9 @@ class TrainingStep(nn.Module):
             torch.from_numpy(self._type_lookup[self.table.type_code[tails]]).to(device),
         )
         mask = mask.to(device) if mask is not None else None
-        return info_nce_loss(out, z_tails, z_negs, self.config.temperature, mask, reduction="sum") * loss_scale
+        return (
+            info_nce_loss(out, z_tails, z_negs, self.config.temperature, mask, reduction="sum") * loss_scale
+        )
 
 
 def fit_standardizers(model: BridgeModel, table: EmbeddingTable, train_nodes: np.ndarray) -> None:
@@ -147,16 +156,137 @@ def resolve_train_device(tc: TrainConfig, ctx: DistContext) -> torch.device:
     return torch.device(tc.device)
 
 
+@dataclass
+class _Setup:
+    """Everything a training run needs beyond its config, built once."""
+
+    model: BridgeModel
+    data: TrainingTriples
+    sampler: NegativeSampler
+    positives: PositivePairs
+    step_module: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    per_epoch: int
+    steps_per_epoch: int
+    device: torch.device
+
+
+def _set_up(
+    kg: KnowledgeGraph, split: Split, table: EmbeddingTable, config: RunConfig, ctx: DistContext
+) -> _Setup:
+    tc = config.train
+    device = resolve_train_device(tc, ctx)
+    table.to(device)
+    schema = BridgeSchema(input_dims=table.input_dims, relations=tuple(kg.relations))
+    model = BridgeModel(schema, config.model).to(device)
+    data = select_training_triples(kg, split, table, model)
+    if len(data) == 0:
+        raise ValueError("no training triples with embeddings on both ends")
+    if model.standardizers is not None:
+        fit_standardizers(model, table, np.union1d(data.heads, data.tails))
+    sampler = NegativeSampler(
+        kg.node_type_array(),
+        data.heads,
+        data.relations,
+        data.tails,
+        train_nodes=np.union1d(data.heads, data.tails),
+    )
+    step_module: nn.Module = TrainingStep(model, table, tc)
+    if ctx.enabled:
+        step_module = nn.parallel.DistributedDataParallel(step_module, find_unused_parameters=True)
+    per_epoch = len(data) if tc.max_triples_per_epoch is None else min(len(data), tc.max_triples_per_epoch)
+    steps_per_epoch = math.ceil(per_epoch / tc.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, foreach=True)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(steps_per_epoch * tc.epochs, tc.warmup_fraction)
+    )
+    return _Setup(
+        model,
+        data,
+        sampler,
+        PositivePairs(data.heads, data.tails, kg.num_nodes),
+        step_module,
+        optimizer,
+        scheduler,
+        per_epoch,
+        steps_per_epoch,
+        device,
+    )
+
+
+def _train_step(
+    s: _Setup,
+    table: EmbeddingTable,
+    tc: TrainConfig,
+    ctx: DistContext,
+    idx: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on the global batch ``idx`` (this rank's slice of it); (loss, grad norm)."""
+    data = s.data
+    negatives = None
+    if tc.n_negatives:
+        negatives = s.sampler.sample(
+            data.heads[idx], s.sampler.node_type_codes[data.tails[idx]], tc.n_negatives, tc.negative_pool, rng
+        )
+    local = slice(ctx.rank, None, ctx.world_size)
+    heads, tails, rels = data.heads[idx][local], data.tails[idx][local], data.relations[idx][local]
+    negs = negatives[local] if negatives is not None else None
+    mask = in_batch_mask(heads, tails, table.type_code[tails], s.positives) if tc.in_batch_negatives else None
+    # DDP averages gradients over ranks; this scale makes that the global-batch mean.
+    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16"):
+        loss = s.step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx))
+    s.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(s.model.parameters(), tc.grad_clip)
+    s.optimizer.step()
+    s.scheduler.step()
+    return loss, grad_norm
+
+
+def _run_epoch(
+    s: _Setup,
+    table: EmbeddingTable,
+    tc: TrainConfig,
+    ctx: DistContext,
+    epoch: int,
+    rng: np.random.Generator,
+    progress: TrainingLog,
+    show: bool,
+) -> None:
+    s.model.train()
+    order = rng.permutation(len(s.data))[: s.per_epoch]
+    bar = tqdm(
+        range(s.steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not show, unit="batch"
+    )
+    epoch_start, seen = time.perf_counter(), 0
+    for b in bar:
+        idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
+        loss, grad_norm = _train_step(s, table, tc, ctx, idx, rng)
+        seen += len(idx)
+        rate = seen / (time.perf_counter() - epoch_start)
+        progress.record(
+            epoch, loss, grad_norm, s.scheduler.get_last_lr()[0], rate, b == s.steps_per_epoch - 1
+        )
+        if show:
+            bar.set_postfix(loss=f"{loss.item():.4f}", triples_s=f"{rate:,.0f}")
+    progress.seen += seen
+    s.model.eval()
+
+
 def train_bridge(
     kg: KnowledgeGraph,
     split: Split,
     table: EmbeddingTable,
     config: RunConfig,
     out_dir: str | Path,
-    metadata: dict[str, Any] | None = None,
+    sources: RunSources | None = None,
+    extra: dict[str, Any] | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Train a bridge on the split's training triples and write the checkpoint directory ``out_dir``."""
+) -> TrainedRun:
+    """Train a bridge on the split's training triples; the run directory ``out_dir`` is written (through
+    ``biobridge.bridge.run.save_run``) at the end of every epoch. ``sources`` and ``extra`` are recorded."""
     tc = config.train
     ctx = init_distributed()
     out_dir = Path(out_dir)
@@ -166,113 +296,36 @@ def train_bridge(
         torch.set_num_threads(tc.num_threads)
     torch.manual_seed(tc.seed)
     rng = np.random.default_rng(tc.seed)  # identical on every rank: same order, same negatives
-    device = resolve_train_device(tc, ctx)
-    table.to(device)
-
-    schema = BridgeSchema(input_dims=table.input_dims, relations=tuple(kg.relations))
-    model = BridgeModel(schema, config.model).to(device)
-    data = select_training_triples(kg, split, table, model)
-    if len(data) == 0:
-        raise ValueError("no training triples with embeddings on both ends")
-    if model.standardizers is not None:
-        fit_standardizers(model, table, np.union1d(data.heads, data.tails))
-    sampler = NegativeSampler(kg.node_type_array(), data.heads, data.relations, data.tails,
-                              train_nodes=np.union1d(data.heads, data.tails))
-    positives = PositivePairs(data.heads, data.tails, kg.num_nodes)
-
-    step_module: nn.Module = TrainingStep(model, table, tc)
-    if ctx.enabled:
-        step_module = nn.parallel.DistributedDataParallel(step_module, find_unused_parameters=True)
-    per_epoch = len(data) if tc.max_triples_per_epoch is None else min(len(data), tc.max_triples_per_epoch)
-    steps_per_epoch = math.ceil(per_epoch / tc.batch_size)
-    total_steps = steps_per_epoch * tc.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, foreach=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, tc.warmup_fraction))
-    n_params = sum(p.numel() for p in model.parameters())
-    log.info("training %s parameters on %d triples (%d excluded), %d epochs x %d steps, %d process(es), %s",
-             f"{n_params:,}", len(data), data.n_excluded, tc.epochs, steps_per_epoch, ctx.world_size, device)
-
-    history: list[dict[str, Any]] = []
-    step, seen_total = 0, 0
-    start = time.perf_counter()
-    base_meta = {
-        "run_config": config.to_dict(),
-        "training": {"n_triples": len(data), "n_excluded_no_embedding": data.n_excluded,
-                     "world_size": ctx.world_size, "device": str(device), "n_parameters": n_params},
-        **(metadata or {}),
+    s = _set_up(kg, split, table, config, ctx)
+    n_params = sum(p.numel() for p in s.model.parameters())
+    log.info(
+        "training %s parameters on %d triples (%d excluded), %d epochs x %d steps, %d process(es), %s",
+        f"{n_params:,}",
+        len(s.data),
+        s.data.n_excluded,
+        tc.epochs,
+        s.steps_per_epoch,
+        ctx.world_size,
+        s.device,
+    )
+    facts = {
+        "n_triples": len(s.data),
+        "n_excluded_no_embedding": s.data.n_excluded,
+        "world_size": ctx.world_size,
+        "device": str(s.device),
+        "n_parameters": n_params,
     }
-    log_file = open(out_dir / TRAIN_LOG, "w", encoding="utf-8") if ctx.is_main else None
-    summary: dict[str, Any] = {}
+    log_rows = TrainingLog(out_dir, ctx, tc.log_every)
+    run = None
     try:
         for epoch in range(tc.epochs):
-            model.train()
-            order = rng.permutation(len(data))[:per_epoch]
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}",
-                       disable=not (progress and ctx.is_main), unit="batch")
-            epoch_start, seen = time.perf_counter(), 0
-            for b in bar:
-                idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
-                negatives = None
-                if tc.n_negatives:
-                    negatives = sampler.sample(data.heads[idx], sampler.node_type_codes[data.tails[idx]],
-                                               tc.n_negatives, tc.negative_pool, rng)
-                local = slice(ctx.rank, None, ctx.world_size)
-                heads, tails, rels = data.heads[idx][local], data.tails[idx][local], data.relations[idx][local]
-                negs = negatives[local] if negatives is not None else None
-                mask = (in_batch_mask(heads, tails, table.type_code[tails], positives)
-                        if tc.in_batch_negatives else None)
-                # DDP averages gradients over ranks; this scale makes that the global-batch mean.
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16"):
-                    loss = step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                seen += len(idx)
-                rate = seen / (time.perf_counter() - epoch_start)
-                if step % tc.log_every == 0 or b == steps_per_epoch - 1:
-                    row = {"step": step, "epoch": epoch + 1, "loss": round(ctx.mean(loss), 6),
-                           "lr": scheduler.get_last_lr()[0], "grad_norm": round(float(grad_norm), 4),
-                           "triples_per_s": round(rate, 1), "elapsed_s": round(time.perf_counter() - start, 2)}
-                    history.append(row)
-                    if log_file:
-                        log_file.write(json.dumps(row) + "\n")
-                        log_file.flush()
-                if ctx.is_main:
-                    bar.set_postfix(loss=f"{loss.item():.4f}", triples_s=f"{rate:,.0f}")
-            seen_total += seen
-            model.eval()
-            elapsed = time.perf_counter() - start
-            summary = {"epochs_completed": epoch + 1, "steps": step, "seconds": round(elapsed, 2),
-                       "triples_per_s": round(seen_total / max(elapsed, 1e-9), 1),
-                       "final_loss": history[-1]["loss"] if history else None}
+            _run_epoch(s, table, tc, ctx, epoch, rng, log_rows, show=progress and ctx.is_main)
             if ctx.is_main:
-                save_checkpoint(model, out_dir, {**base_meta, "training": {**base_meta["training"], **summary}})
+                run = save_run(out_dir, s.model, sources, config, {**facts, **log_rows.summary(epoch)}, extra)
             ctx.barrier()
     finally:
-        if log_file:
-            log_file.close()
+        log_rows.close()
     if ctx.is_main:
-        plot_loss_curve(history, out_dir / LOSS_PLOT)
-    return {"checkpoint": str(out_dir), **summary, "history": history}
-
-
-def plot_loss_curve(history: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from biobridge.artifacts import atomic_write
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([r["step"] for r in history], [r["loss"] for r in history], lw=1.2)
-    ax.set_xlabel("step")
-    ax.set_ylabel("InfoNCE loss")
-    ax.set_title("biobridge training loss")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
-    plt.close(fig)
+        plot_loss_curve(log_rows.history, out_dir / LOSS_PLOT)
+    shutdown_distributed(ctx)
+    return run if run is not None else TrainedRun.open(out_dir)

@@ -1,0 +1,264 @@
+"""A trained run directory: the one writer and the one reader of its files (DESIGN.md §5).
+
+Layout::
+
+    config.json         format, schema (node types with input dims, relations by name), model config,
+                        run config, training summary, sources (below), versions, any extra provenance
+    model.safetensors   the weights
+    train_log.jsonl     one JSON row per logged step (written by the training loop)
+    loss_curve.png      the loss curve
+
+``sources`` says what the run was trained from: the KG directory, the embedding store and the split
+directory (stored as paths relative to the run directory, so a working directory can be moved or copied
+with its runs), the KG content hash, the split (protocol, seed, fraction, content hash) and the encoder
+manifest entries. Loading checks every hash, so a run is only ever read with the data it was trained on.
+A run imported from the original BioBridge checkpoint (``biobridge import-original``) has no sources: its
+reader must say which KG, store and split to use.
+
+Writing is ``save_run`` (weights first, then ``config.json``, each atomically); reading is
+``TrainedRun.open(directory)`` and then ``load_model`` / ``load_data``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from biobridge.artifacts import atomic_write, read_json, write_json
+from biobridge.bridge.embedding_table import EmbeddingTable
+from biobridge.bridge.model import BridgeModel, BridgeSchema
+from biobridge.config import ModelConfig, RunConfig, build_dataclass
+from biobridge.encoders import EmbeddingStore
+from biobridge.kg.graph import KnowledgeGraph
+from biobridge.kg.split import Split
+
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "LoadedRun", "RunSources", "TrainedRun", "save_run"]
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+RUN_FORMAT = "biobridge-checkpoint-v1"
+# manifest fields of each node type's encoder that a run records
+ENCODER_FIELDS = ("encoder", "spec", "dim", "input_hash", "n_failures")
+
+
+def versions() -> dict[str, str]:
+    import numpy
+
+    import biobridge
+
+    return {
+        "biobridge": biobridge.__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+@dataclass(frozen=True)
+class RunSources:
+    """The KG, embedding store and split a run was trained from (absolute paths in memory)."""
+
+    kg_dir: Path
+    store_dir: Path
+    split_dir: Path | None
+    kg_hash: str
+    split: dict[str, Any] | None  # protocol, seed, test_fraction, hash
+    encoders: dict[str, dict[str, Any]]
+
+    @classmethod
+    def describe(
+        cls, kg_dir: Path, kg: KnowledgeGraph, store: EmbeddingStore, split_dir: Path, split: Split
+    ) -> RunSources:
+        return cls(
+            kg_dir=Path(kg_dir).resolve(),
+            store_dir=Path(store.directory).resolve(),
+            split_dir=Path(split_dir).resolve(),
+            kg_hash=kg.content_hash(),
+            split={
+                "protocol": split.protocol,
+                "seed": split.seed,
+                "test_fraction": split.test_fraction,
+                "hash": split.content_hash(),
+            },
+            encoders={t: {k: store.manifest[t].get(k) for k in ENCODER_FIELDS} for t in store.node_types},
+        )
+
+    def to_config(self, base: Path) -> dict[str, Any]:
+        """The entries of config.json, with paths relative to ``base`` (the run directory)."""
+        base = Path(base).resolve()
+        artifacts = {
+            "kg_dir": os.path.relpath(self.kg_dir, base),
+            "store_dir": os.path.relpath(self.store_dir, base),
+        }
+        if self.split_dir is not None:
+            artifacts["split_dir"] = os.path.relpath(self.split_dir, base)
+        return {
+            "artifacts": artifacts,
+            "kg_hash": self.kg_hash,
+            "split": self.split,
+            "encoders": self.encoders,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], base: Path) -> RunSources | None:
+        art = config.get("artifacts")
+        if not art:
+            return None
+        base = Path(base)
+        return cls(
+            kg_dir=(base / art["kg_dir"]).resolve(),
+            store_dir=(base / art["store_dir"]).resolve(),
+            split_dir=(base / art["split_dir"]).resolve() if art.get("split_dir") else None,
+            kg_hash=config.get("kg_hash", ""),
+            split=config.get("split"),
+            encoders=config.get("encoders", {}),
+        )
+
+
+@dataclass
+class LoadedRun:
+    """A run with everything it needs to score: the model and the data it was trained from."""
+
+    run: TrainedRun
+    kg: KnowledgeGraph
+    split: Split | None
+    store: EmbeddingStore
+    table: EmbeddingTable
+    model: BridgeModel
+
+
+def save_run(
+    directory: str | Path,
+    model: BridgeModel,
+    sources: RunSources | None,
+    run_config: RunConfig | None = None,
+    training: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> TrainedRun:
+    """Write the weights, then ``config.json`` (both atomically); returns the run."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(directory / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    config: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "schema": model.schema.to_dict(),
+        "model": asdict(model.config),
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "versions": versions(),
+    }
+    if run_config is not None:
+        config["run_config"] = run_config.to_dict()
+    if training is not None:
+        config["training"] = training
+    if sources is not None:
+        config.update(sources.to_config(directory))
+    config.update(extra or {})
+    write_json(directory / CONFIG_FILE, config)
+    return TrainedRun(directory, config)
+
+
+class TrainedRun:
+    """Read access to a run directory (see the module docstring)."""
+
+    def __init__(self, directory: str | Path, config: dict[str, Any]) -> None:
+        self.directory = Path(directory)
+        self.config = config
+
+    @classmethod
+    def open(cls, directory: str | Path) -> TrainedRun:
+        directory = Path(directory)
+        path = directory / CONFIG_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: not a biobridge run directory")
+        config = read_json(path)
+        if config.get("format") != RUN_FORMAT or "schema" not in config:
+            raise ValueError(f"{path} is not a biobridge run config (format {config.get('format')!r})")
+        if not (directory / WEIGHTS_FILE).exists():
+            raise FileNotFoundError(f"{directory / WEIGHTS_FILE} not found")
+        return cls(directory, config)
+
+    # ---- what the run records ------------------------------------------------------------------
+    @property
+    def sources(self) -> RunSources | None:
+        return RunSources.from_config(self.config, self.directory)
+
+    @property
+    def run_config(self) -> RunConfig | None:
+        data = self.config.get("run_config")
+        return RunConfig.from_dict(data) if data is not None else None
+
+    @property
+    def training(self) -> dict[str, Any]:
+        return dict(self.config.get("training", {}))
+
+    def is_complete(self, run_config: RunConfig, split_hash: str) -> bool:
+        """Trained to the end with ``run_config`` on the split with ``split_hash``. Configs are compared
+        through ``RunConfig`` so that a run saved before a new config field (at its default) matches."""
+        saved = self.run_config
+        split = (self.sources.split or {}) if self.sources else {}
+        return (
+            saved is not None
+            and self.training.get("epochs_completed") == run_config.train.epochs
+            and _plain(saved.to_dict()) == _plain(run_config.to_dict())
+            and split.get("hash") == split_hash
+        )
+
+    # ---- loading -------------------------------------------------------------------------------
+    def load_model(self, map_location: str = "cpu") -> BridgeModel:
+        schema = BridgeSchema.from_dict(self.config["schema"])
+        model = BridgeModel(schema, build_dataclass(ModelConfig, self.config["model"]))
+        model.load_state_dict(load_file(str(self.directory / WEIGHTS_FILE), device=map_location))
+        return model.eval()
+
+    def load_data(
+        self,
+        kg_dir: str | Path | None = None,
+        store_dir: str | Path | None = None,
+        split_dir: str | Path | None = None,
+    ) -> LoadedRun:
+        """The model with its KG, split, embedding store and table. Directories default to the run's
+        sources; a run without sources (imported) needs ``kg_dir`` and ``store_dir``. The KG and the
+        split are checked against the hashes the run recorded."""
+        sources = self.sources
+        kg_dir = kg_dir or (sources.kg_dir if sources else None)
+        store_dir = store_dir or (sources.store_dir if sources else None)
+        if kg_dir is None or store_dir is None:
+            raise ValueError(f"{self.directory} records no KG or embedding store (imported?): pass both")
+        kg = KnowledgeGraph.load(kg_dir)
+        if sources and sources.kg_hash and kg.content_hash() != sources.kg_hash:
+            raise ValueError(
+                f"{kg_dir} is not the KG the run in {self.directory} was trained on (hash mismatch)"
+            )
+        split = self._load_split(kg, split_dir or (sources.split_dir if sources else None))
+        model = self.load_model()
+        store = EmbeddingStore.load(store_dir)
+        table = EmbeddingTable.from_store(store, kg.num_nodes, node_types=list(model.schema.node_types))
+        return LoadedRun(self, kg, split, store, table, model)
+
+    def _load_split(self, kg: KnowledgeGraph, split_dir: Path | None) -> Split | None:
+        if split_dir is None:
+            return None
+        split = Split.load(split_dir)
+        recorded = (self.sources.split or {}) if self.sources else {}
+        if recorded.get("hash") and split.content_hash() != recorded["hash"]:
+            raise ValueError(f"the split in {split_dir} differs from the one the run was trained on")
+        if split.kg_hash != kg.content_hash():
+            raise ValueError(f"the split in {split_dir} was made for another KG")
+        return split
+
+    def encoder_specs(self, store: EmbeddingStore) -> dict[str, str]:
+        """Node type -> encoder spec of every type the model projects (from the store's manifest)."""
+        schema = BridgeSchema.from_dict(self.config["schema"])
+        return {t: store.manifest[t]["spec"] for t in schema.node_types}
+
+
+def _plain(obj: Any) -> Any:
+    return json.loads(json.dumps(obj))
