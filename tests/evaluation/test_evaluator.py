@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from biobridge.evaluation.baselines import PopularityScorer
-from biobridge.evaluation.evaluator import EvaluationResult, evaluate
+from biobridge.baselines.popularity import PopularityScorer
+from biobridge.evaluation.evaluator import evaluate
+from biobridge.evaluation.result import EvaluationResult
 from biobridge.evaluation.scorer import NotApplicableError
-
-from .conftest import MatrixScorer, random_kg
+from tests.tiny_kg import MatrixScorer, random_kg
 
 
 def test_chunked_equals_unchunked():

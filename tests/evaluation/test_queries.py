@@ -3,8 +3,7 @@ import pytest
 
 from biobridge.evaluation.queries import build_task_queries
 from biobridge.evaluation.tasks import Task
-
-from .conftest import BP0, BP1, BP2, BP3, D1, P0, P1, P2, P3
+from tests.tiny_kg import BP0, BP1, BP2, BP3, D1, P0, P1, P2, P3
 
 PROT2BP = Task("Prot2BP", "protein", "interacts_with", "biological_process")
 DRUG2PROT = Task("Drug2Prot", "drug", "target", "protein")

@@ -1,6 +1,5 @@
 from biobridge.evaluation.tasks import PAPER_TASKS, Task, discover_tasks, type_abbreviation
-
-from .conftest import P0, P1, make_kg
+from tests.tiny_kg import P0, P1, make_kg
 
 
 def test_paper_task_names():

@@ -1,7 +1,8 @@
-"""Rank and metric functions, task definitions, baselines and the evaluator."""
+"""Evaluation: tasks, queries (gold and candidates under a split), filtered ranks, metrics, the ``Scorer``
+protocol and the evaluator. It knows no retrieval method: methods live in ``biobridge.baselines`` and
+``biobridge.retrieval`` and are handed in as scorers."""
 
-from biobridge.evaluation.baselines import PopularityScorer
-from biobridge.evaluation.evaluator import EvaluationResult, MethodRanks, evaluate
+from biobridge.evaluation.evaluator import evaluate
 from biobridge.evaluation.metrics import (
     CANDIDATE_POLICIES,
     DEFINITIONS,
@@ -11,7 +12,8 @@ from biobridge.evaluation.metrics import (
 )
 from biobridge.evaluation.queries import TaskQueries, build_task_queries
 from biobridge.evaluation.ranks import filtered_rank_bounds, filtered_realistic_ranks
-from biobridge.evaluation.scorer import NotApplicableError, Scorer
+from biobridge.evaluation.result import EvaluationResult, MethodRanks
+from biobridge.evaluation.scorer import NotApplicableError, NotApplicableScorer, Scorer
 from biobridge.evaluation.tasks import PAPER_TASKS, Task, discover_tasks
 
 __all__ = [
@@ -21,7 +23,7 @@ __all__ = [
     "EvaluationResult",
     "MethodRanks",
     "NotApplicableError",
-    "PopularityScorer",
+    "NotApplicableScorer",
     "Scorer",
     "Task",
     "TaskQueries",

@@ -139,6 +139,90 @@ def _check_scorable(kg: KnowledgeGraph, scorable: np.ndarray | None) -> np.ndarr
     return scorable
 
 
+def _check_candidate_policy(candidate_policy: str) -> None:
+    if candidate_policy not in CANDIDATE_POLICY_NAMES:
+        raise ValueError(
+            f"candidate_policy must be one of {CANDIDATE_POLICY_NAMES}, got {candidate_policy!r}"
+        )
+
+
+def _policy_candidates(kg: KnowledgeGraph, task: Task, candidate_policy: str) -> np.ndarray:
+    """Candidates of ``task`` under the policy, before the ``scorable`` mask."""
+    if task.tail_type not in kg.modalities:
+        return np.zeros(0, dtype=np.int64)
+    if candidate_policy == "all":
+        return kg.nodes_of_type(task.tail_type)
+    return kg.nodes_in_relation(task.tail_type, task.relation)
+
+
+def _keep_scorable(nodes: np.ndarray, scorable: np.ndarray | None) -> np.ndarray:
+    return nodes[scorable[nodes]] if scorable is not None else nodes
+
+
+def _gold_pairs(index: KGIndex, in_task: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Distinct (head, tail) pairs, shape (n, 2) sorted, of the task's triples in the full KG whose head is
+    one of ``queries``."""
+    heads, tails = index.head[in_task], index.tail[in_task]
+    keep = np.isin(heads, queries)
+    pairs = np.unique(np.stack([heads[keep], tails[keep]], axis=1), axis=0)  # dedupe repeated triples
+    if len(pairs) == 0:
+        pairs = np.zeros((0, 2), dtype=np.int64)
+    return pairs
+
+
+def _candidate_positions(candidates: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each tail in the sorted ``candidates``, and whether the tail is a candidate at all."""
+    pos = np.searchsorted(candidates, tails)
+    pos_clipped = np.minimum(pos, max(len(candidates) - 1, 0))
+    is_candidate = (candidates[pos_clipped] == tails) if len(candidates) else np.zeros(len(tails), dtype=bool)
+    return pos, is_candidate
+
+
+def _gold_csr(
+    queries: np.ndarray, gold_heads: np.ndarray, gold_pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop the queries without a gold candidate; return them with the gold as CSR (indptr, positions)."""
+    queries = queries[np.isin(queries, gold_heads)]
+    query_row = np.searchsorted(queries, gold_heads)
+    order = np.lexsort((gold_pos, query_row))
+    gold_positions = gold_pos[order].astype(np.int64)
+    gold_indptr = np.zeros(len(queries) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(query_row, minlength=len(queries)), out=gold_indptr[1:])
+    return queries, gold_indptr, gold_positions
+
+
+def _counts(
+    *,
+    n_test_triples: int,
+    test_heads: np.ndarray,
+    scorable_heads: np.ndarray,
+    queries: np.ndarray,
+    policy_candidates: np.ndarray,
+    candidates: np.ndarray,
+    pairs: np.ndarray,
+    is_candidate: np.ndarray,
+    scorable: np.ndarray | None,
+    n_gold_pairs: int,
+) -> dict[str, Any]:
+    """``TaskQueries.counts``: every removal of a query, candidate or gold pair, counted."""
+    return {
+        "n_test_triples": n_test_triples,
+        "n_test_heads": len(test_heads),
+        "n_queries_not_scorable": len(test_heads) - len(scorable_heads),
+        "n_queries_without_gold_candidate": len(scorable_heads) - len(queries),
+        "n_queries": len(queries),
+        "n_candidates_by_policy": len(policy_candidates),
+        "n_candidates_not_scorable": len(policy_candidates) - len(candidates),
+        "n_candidates": len(candidates),
+        "n_gold_pairs_full_kg": len(pairs),
+        "n_gold_not_candidate": int((~is_candidate).sum()),
+        "n_gold_not_candidate_not_scorable": int((~scorable[pairs[:, 1]]).sum())
+        if scorable is not None
+        else 0,
+        "n_gold_pairs": n_gold_pairs,
+    }
+
+
 def build_task_queries(
     kg: KnowledgeGraph,
     split: SplitLike,
@@ -149,10 +233,7 @@ def build_task_queries(
     index: KGIndex | None = None,
 ) -> TaskQueries:
     """Build the queries, gold and candidates of ``task`` (see the module docstring for the definitions)."""
-    if candidate_policy not in CANDIDATE_POLICY_NAMES:
-        raise ValueError(
-            f"candidate_policy must be one of {CANDIDATE_POLICY_NAMES}, got {candidate_policy!r}"
-        )
+    _check_candidate_policy(candidate_policy)
     index = index or KGIndex(kg)
     part = split_parts(kg, split)
     scorable = _check_scorable(kg, scorable)
@@ -160,65 +241,26 @@ def build_task_queries(
     in_task = index.task_mask(task)
     test_in_task = in_task & (part == TEST_PART)
     test_heads = np.unique(index.head[test_in_task])
-
-    # ---- candidates ---------------------------------------------------------------------------
-    tail_type_id = index.type_id(task.tail_type)
-    if candidate_policy == "all":
-        policy_candidates = np.flatnonzero(index.node_type_code == tail_type_id).astype(np.int64)
-    else:
-        rel_ids = {
-            index.relation_id(task.relation),
-            index.relation_id(kg.reverse_relations.get(task.relation, "")),
-        }
-        rel_ids.discard(-1)
-        in_rel = np.isin(index.relation_code, list(rel_ids))
-        touching = np.unique(np.concatenate([index.head[in_rel], index.tail[in_rel]]))
-        policy_candidates = touching[index.node_type_code[touching] == tail_type_id].astype(np.int64)
-    if scorable is not None:
-        candidates = policy_candidates[scorable[policy_candidates]]
-        queries = test_heads[scorable[test_heads]]
-    else:
-        candidates, queries = policy_candidates, test_heads
-
-    # ---- gold: all (head, tail) of the task in the full KG, for the scorable queries -------------
-    heads, tails = index.head[in_task], index.tail[in_task]
-    keep = np.isin(heads, queries)
-    pairs = np.unique(np.stack([heads[keep], tails[keep]], axis=1), axis=0)  # dedupe repeated triples
-    if len(pairs) == 0:
-        pairs = np.zeros((0, 2), dtype=np.int64)
-    pos = np.searchsorted(candidates, pairs[:, 1])
-    pos_clipped = np.minimum(pos, max(len(candidates) - 1, 0))
-    is_candidate = (
-        (candidates[pos_clipped] == pairs[:, 1]) if len(candidates) else np.zeros(len(pairs), dtype=bool)
+    policy_candidates = _policy_candidates(kg, task, candidate_policy)
+    candidates = _keep_scorable(policy_candidates, scorable)
+    scorable_heads = _keep_scorable(test_heads, scorable)
+    pairs = _gold_pairs(index, in_task, scorable_heads)
+    pos, is_candidate = _candidate_positions(candidates, pairs[:, 1])
+    queries, gold_indptr, gold_positions = _gold_csr(
+        scorable_heads, pairs[is_candidate, 0], pos[is_candidate]
     )
-    gold_not_scorable = int((~scorable[pairs[:, 1]]).sum()) if scorable is not None else 0
-    n_gold_not_candidate = int((~is_candidate).sum())
-
-    kept_pairs, kept_pos = pairs[is_candidate], pos[is_candidate]
-    n_queries_not_scorable = len(test_heads) - len(queries)
-    has_gold = np.isin(queries, kept_pairs[:, 0])
-    n_no_gold = int((~has_gold).sum())
-    queries = queries[has_gold]
-    query_row = np.searchsorted(queries, kept_pairs[:, 0])
-    order = np.lexsort((kept_pos, query_row))
-    gold_positions = kept_pos[order].astype(np.int64)
-    gold_indptr = np.zeros(len(queries) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(query_row, minlength=len(queries)), out=gold_indptr[1:])
-
-    counts = {
-        "n_test_triples": int(test_in_task.sum()),
-        "n_test_heads": len(test_heads),
-        "n_queries_not_scorable": n_queries_not_scorable,
-        "n_queries_without_gold_candidate": n_no_gold,
-        "n_queries": len(queries),
-        "n_candidates_by_policy": len(policy_candidates),
-        "n_candidates_not_scorable": len(policy_candidates) - len(candidates),
-        "n_candidates": len(candidates),
-        "n_gold_pairs_full_kg": len(pairs),
-        "n_gold_not_candidate": n_gold_not_candidate,
-        "n_gold_not_candidate_not_scorable": gold_not_scorable,
-        "n_gold_pairs": len(gold_positions),
-    }
+    counts = _counts(
+        n_test_triples=int(test_in_task.sum()),
+        test_heads=test_heads,
+        scorable_heads=scorable_heads,
+        queries=queries,
+        policy_candidates=policy_candidates,
+        candidates=candidates,
+        pairs=pairs,
+        is_candidate=is_candidate,
+        scorable=scorable,
+        n_gold_pairs=len(gold_positions),
+    )
     return TaskQueries(
         task=task,
         candidate_policy=candidate_policy,

@@ -8,7 +8,7 @@ import numpy as np
 
 from biobridge.evaluation.tasks import Task
 
-__all__ = ["NotApplicableError", "Scorer"]
+__all__ = ["NotApplicableError", "NotApplicableScorer", "Scorer"]
 
 
 class NotApplicableError(Exception):
@@ -33,3 +33,15 @@ class Scorer(Protocol):
         ``query_nodes`` and ``candidate_nodes`` are int64 node indices of the KG. NaN is not allowed.
         """
         ...
+
+
+class NotApplicableScorer:
+    """A method that cannot answer under a split at all (e.g. a KG embedding under the inductive protocol):
+    every ``score`` raises ``NotApplicableError(reason)``, so nothing is fitted for nothing."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
+        raise NotApplicableError(self.reason)

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
 
-from biobridge.evaluation.baselines import PopularityScorer
+from biobridge.baselines.popularity import PopularityScorer
 from biobridge.evaluation.evaluator import evaluate
 from biobridge.evaluation.scorer import Scorer
 from biobridge.evaluation.tasks import Task
-
-from .conftest import BP0, BP1, BP2, BP3, P0, P3
+from tests.tiny_kg import BP0, BP1, BP2, BP3, P0, P3
 
 PROT2BP = Task("Prot2BP", "protein", "interacts_with", "biological_process")
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from biobridge.evaluation.graph_context import GraphContextScorer
+from biobridge.baselines.graph_context import GraphContextScorer
 from biobridge.evaluation.tasks import Task
-from tests.evaluation.conftest import BP0, BP1, BP2, BP3, D0, D1, P0, P1, P2, P3, FakeSplit, make_kg
+from tests.tiny_kg import BP0, BP1, BP2, BP3, D0, D1, P0, P1, P2, P3, FakeSplit, make_kg
 
 PROT2BP = Task("Prot2BP", "protein", "interacts_with", "biological_process")
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from biobridge.baselines.registry import build_baseline
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import KGIndex, SplitLike, build_task_queries
 from biobridge.evaluation.ranks import filtered_realistic_ranks
@@ -28,7 +29,7 @@ from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
-__all__ = ["TunedScoreFusion", "simplex_grid", "standardise_rows", "tune_fusion_weights"]
+__all__ = ["TunedScoreFusion", "fit_tuned_fusion", "simplex_grid", "standardise_rows", "tune_fusion_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def tune_fusion_weights(
             except NotApplicableError:
                 parts.append(None)
                 applicable.append(False)
+
         def mrr(weights: tuple[float, ...], parts=parts, gold=gold) -> float:
             return _mixed_mrr(parts, weights, gold)
 
@@ -163,6 +165,41 @@ def tune_fusion_weights(
         }
         log.info("fusion weights %s: %s (validation MRR %.4f)", task.name, weights, best_mrr)
     return out
+
+
+def fit_tuned_fusion(
+    kg: KnowledgeGraph,
+    split: SplitLike,
+    validation: SplitLike,
+    scorer,
+    parts: Sequence[str],
+    tasks: Sequence[Task],
+    table=None,
+    k: int = 50,
+    name: str = "hybrid",
+    **tuning: Any,
+) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]]]:
+    """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
+
+    ``scorer`` must be fitted on ``validation``'s TRAIN part (``validation = validation_split(kg, split)``).
+    The weights are tuned on the validation queries with the baselines fitted on ``validation``'s TRAIN part
+    (``tuning``: the keyword arguments of ``tune_fusion_weights``); the returned fusion scores with the
+    baselines fitted on ``split``'s TRAIN part. Returns the fusion and the tuning record per task."""
+    scorable = table.has_embedding(np.arange(kg.num_nodes)) if table is not None else None
+    tuned = tune_fusion_weights(
+        kg,
+        validation,
+        [scorer] + [build_baseline(p, kg, validation, table, k) for p in parts],
+        list(tasks),
+        scorable=scorable,
+        **tuning,
+    )
+    fusion = TunedScoreFusion(
+        [scorer] + [build_baseline(p, kg, split, table, k) for p in parts],
+        {task: t["weights"] for task, t in tuned.items()},
+        name=name,
+    )
+    return fusion, tuned
 
 
 def _refine(weights, best_mrr, mrr, applicable, delta, max_rounds: int = 10):

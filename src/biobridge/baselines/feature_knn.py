@@ -1,6 +1,6 @@
 """Feature-kNN transfer: the tails of a query's nearest training heads, by cosine on the frozen embeddings.
 
-The vote is ``biobridge.evaluation.neighbour_vote``'s with ``sim(q, h) = cos(e_q, e_h)`` on the raw (frozen)
+The vote is ``biobridge.baselines.neighbour_vote``'s with ``sim(q, h) = cos(e_q, e_h)`` on the raw (frozen)
 encoder embeddings. Only embeddings and training triples are used, so the method is inductive: any embedded
 node (or a new sequence/SMILES/text once encoded) can be a query. Training heads without an embedding are
 skipped.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from biobridge.evaluation.neighbour_vote import NeighbourVoteScorer, TaskIndex
+from biobridge.baselines.neighbour_vote import NeighbourVoteScorer, TaskIndex
 from biobridge.evaluation.tasks import Task
 
 __all__ = ["FeatureKNNScorer"]

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from biobridge.baselines.feature_knn import FeatureKNNScorer
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.evaluation import evaluate
-from biobridge.evaluation.knn import FeatureKNNScorer
 from biobridge.evaluation.tasks import Task
-from tests.evaluation.conftest import BP0, BP1, BP2, BP3, D0, D1, P0, P1, P2, P3
+from tests.tiny_kg import BP0, BP1, BP2, BP3, D0, D1, P0, P1, P2, P3
 
 PROT2BP = Task("Prot2BP", "protein", "interacts_with", "biological_process")
 DRUG2PROT = Task("Drug2Prot", "drug", "target", "protein")

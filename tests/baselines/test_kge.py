@@ -6,12 +6,12 @@ import pytest
 from biobridge.evaluation import evaluate
 from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
-from tests.evaluation.conftest import FakeSplit, random_kg
+from tests.tiny_kg import FakeSplit, random_kg
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("pykeen", reason="pykeen is not installed (optional extra 'kge')")
 
-from biobridge.evaluation.kge import KGEScorer, KGESettings  # noqa: E402
+from biobridge.baselines.kge import KGEScorer, KGESettings  # noqa: E402
 
 PROT2BP = Task("Prot2BP", "protein", "interacts_with", "biological_process")
 FAST = KGESettings(model="TransE", embedding_dim=16, epochs=3, batch_size=256, lr=1e-2, num_negs_per_pos=2)

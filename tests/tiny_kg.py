@@ -1,4 +1,5 @@
-"""A tiny hand-made KG and a Split stand-in (same attributes as biobridge.kg.split.Split)."""
+"""Hand-made KGs shared by the evaluation and baseline tests: a tiny KG with known node indices, a random
+KG, a Split stand-in (same attributes as biobridge.kg.split.Split) and a scorer reading a fixed matrix."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from biobridge.kg.graph import KnowledgeGraph
 
@@ -87,16 +87,6 @@ TINY_EDGES = [
 ]
 # forward parts, then the 9 reverse triples: all train
 TINY_PARTS = np.array([1, 2, 0, 0, 1, 1, 0, 0, 1] + [0] * 9, dtype=np.int8)
-
-
-@pytest.fixture
-def tiny_kg() -> KnowledgeGraph:
-    return make_kg(TINY_NODES, TINY_EDGES)
-
-
-@pytest.fixture
-def tiny_split() -> FakeSplit:
-    return FakeSplit(TINY_PARTS.copy())
 
 
 class MatrixScorer:

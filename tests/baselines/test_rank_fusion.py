@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from biobridge.evaluation.fusion import RankFusionScorer
+from biobridge.baselines.rank_fusion import RankFusionScorer
 from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
 

@@ -6,7 +6,7 @@ neighbours (the node as head or as tail of a training triple) over every relatio
 and its reverse, each neighbour weighted by
 ``log(1 + n_nodes / degree)`` (rare neighbours say more than hubs), the vector L2-normalised. The similarity
 of a query and a training head is the cosine of their contexts, and the score is the vote of
-``biobridge.evaluation.neighbour_vote``.
+``biobridge.baselines.neighbour_vote``.
 
 A query needs training edges of other relations to have a context: under the ``inductive`` protocol held-out
 nodes have none and every score is 0 (ties), under ``transductive`` they keep their other tasks' edges, and
@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from biobridge.evaluation.neighbour_vote import NeighbourVoteScorer, TaskIndex
+from biobridge.baselines.neighbour_vote import NeighbourVoteScorer, TaskIndex
 from biobridge.evaluation.tasks import Task
 
 __all__ = ["GraphContextScorer"]

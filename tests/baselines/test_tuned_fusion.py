@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from biobridge.evaluation import evaluate
-from biobridge.evaluation.scorer import NotApplicableError
-from biobridge.evaluation.tasks import Task
-from biobridge.evaluation.tuned_fusion import (
+from biobridge.baselines.tuned_fusion import (
     TunedScoreFusion,
     simplex_grid,
     standardise_rows,
     tune_fusion_weights,
 )
-from tests.evaluation.conftest import MatrixScorer, random_kg
+from biobridge.evaluation import evaluate
+from biobridge.evaluation.scorer import NotApplicableError
+from biobridge.evaluation.tasks import Task
+from tests.tiny_kg import MatrixScorer, random_kg
 
 PROT2BP = Task("Prot2BP", "protein", "interacts_with", "biological_process")
 
