@@ -22,23 +22,46 @@ def example_queries(bridge: Bridge, split) -> list[dict[str, Any]]:
     held = set(split.held_out_nodes.tolist())
     test = split.test_triples(kg)
     examples = []
-    for head_type, relation, tail_type in (("protein", "interacts_with", "biological_process"),
-                                           ("drug", "target", "protein")):
+    for head_type, relation, tail_type in (
+        ("protein", "interacts_with", "biological_process"),
+        ("drug", "target", "protein"),
+    ):
         heads = test.loc[test["relation"] == relation, "head"].to_numpy()
-        heads = np.array([h for h in np.unique(heads) if h in held and kg.nodes.at[h, "node_type"] == head_type])
+        heads = np.array(
+            [h for h in np.unique(heads) if h in held and kg.nodes.at[h, "node_type"] == head_type]
+        )
         if len(heads) == 0:
             continue
         node = int(heads[0])
-        examples.append({"query": kg.nodes.at[node, "feature"], "query_label": f"held-out {head_type} "
-                         f"{kg.nodes.at[node, 'node_id']} ({kg.nodes.at[node, 'name']})",
-                         "head_type": head_type, "relation": relation, "tail_type": tail_type})
-    examples.append({"query": TEXT_QUERY, "query_label": "free text (not in the KG)", "head_type": "disease",
-                     "relation": "associated_with", "tail_type": "protein"})
+        examples.append(
+            {
+                "query": kg.nodes.at[node, "feature"],
+                "query_label": f"held-out {head_type} "
+                f"{kg.nodes.at[node, 'node_id']} ({kg.nodes.at[node, 'name']})",
+                "head_type": head_type,
+                "relation": relation,
+                "tail_type": tail_type,
+            }
+        )
+    examples.append(
+        {
+            "query": TEXT_QUERY,
+            "query_label": "free text (not in the KG)",
+            "head_type": "disease",
+            "relation": "associated_with",
+            "tail_type": "protein",
+        }
+    )
     return examples
 
 
-def run_demo(workdir: Path, config: RunConfig | None = None, max_nodes_per_type: int | None = None,
-             k: int = 5, progress: bool = True) -> dict[str, Any]:
+def run_demo(
+    workdir: Path,
+    config: RunConfig | None = None,
+    max_nodes_per_type: int | None = None,
+    k: int = 5,
+    progress: bool = True,
+) -> dict[str, Any]:
     config = config or preset("cpu")
     times: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -48,19 +71,25 @@ def run_demo(workdir: Path, config: RunConfig | None = None, max_nodes_per_type:
     store = pipeline.encode(workdir, progress=progress)
     times["encode"] = time.perf_counter() - t
     t = time.perf_counter()
-    trained = pipeline.train(workdir, config, protocol="paper", progress=progress)
+    run = pipeline.train(workdir, config, protocol="paper", progress=progress)
     times["train"] = time.perf_counter() - t
     t = time.perf_counter()
-    result = pipeline.run_evaluation(workdir)
+    loaded = pipeline.load_run(workdir, run.directory)  # loaded once: evaluation and retrievals share it
+    result = pipeline.evaluate_run(loaded, pipeline.Workdir(workdir).eval_dir)
     times["evaluate"] = time.perf_counter() - t
     t = time.perf_counter()
-    bridge = Bridge.from_pretrained(pipeline.Workdir(workdir).model)
-    _, split, _, _ = pipeline.load_trained(workdir)
+    bridge = Bridge.from_run(loaded)
     retrievals = []
-    for ex in example_queries(bridge, split):
+    for ex in example_queries(bridge, loaded.split):
         table = bridge.retrieve(ex["query"], ex["head_type"], ex["tail_type"], relation=ex["relation"], k=k)
         retrievals.append({**ex, "results": table})
     times["retrieve"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
-    return {"prepare": prep, "store": store, "train": trained, "evaluation": result,
-            "retrievals": retrievals, "seconds": times}
+    return {
+        "prepare": prep,
+        "store": store,
+        "run": run,
+        "evaluation": result,
+        "retrievals": retrievals,
+        "seconds": times,
+    }

@@ -1,7 +1,8 @@
 """The stages a user runs, over one working directory (DESIGN.md §5).
 
-``prepare`` (KG -> tables + splits) -> ``encode`` (features -> embedding store) -> ``train`` (checkpoint dir)
--> ``evaluate`` (metrics.json). Each stage reads only the previous stages' artifacts and records their hashes.
+``prepare`` (KG -> tables + splits) -> ``encode`` (features -> embedding store) -> ``train`` (a run directory,
+``biobridge.bridge.run``) -> ``evaluate`` (metrics.json). Each stage reads only the previous stages' artifacts
+and records their hashes.
 
 Layout of a working directory::
 
@@ -23,16 +24,16 @@ from typing import Any
 import numpy as np
 
 from biobridge.artifacts import write_text
-from biobridge.bridge.checkpoint import load_checkpoint, read_checkpoint_config
+from biobridge.baselines.popularity import PopularityScorer
 from biobridge.bridge.embedding_table import EmbeddingTable
+from biobridge.bridge.run import CONFIG_FILE, LoadedRun, RunSources, TrainedRun
 from biobridge.bridge.train import train_bridge
 from biobridge.config import RunConfig
-from biobridge.encoders.store import EmbeddingStore, encode_kg, merge_shards
-from biobridge.evaluation.baselines import PopularityScorer
-from biobridge.evaluation.evaluator import EvaluationResult, evaluate
+from biobridge.encoders import EmbeddingStore, encode_kg, merge_shards
+from biobridge.evaluation.evaluator import evaluate
+from biobridge.evaluation.result import EvaluationResult
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split, load_or_create_split
-from biobridge.retrieval.bridge import ArtifactPaths
 from biobridge.retrieval.scorer import BridgeScorer
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,16 @@ class Workdir:
         return self.root / "eval"
 
 
-def build_kg(source: str = "default", nodes: Path | None = None, edges: Path | None = None,
-             modalities: dict[str, str] | None = None, max_nodes_per_type: int | None = None,
-             seed: int = 42, kg_csv: Path | None = None, features_dir: Path | None = None) -> KnowledgeGraph:
+def build_kg(
+    source: str = "default",
+    nodes: Path | None = None,
+    edges: Path | None = None,
+    modalities: dict[str, str] | None = None,
+    max_nodes_per_type: int | None = None,
+    seed: int = 42,
+    kg_csv: Path | None = None,
+    features_dir: Path | None = None,
+) -> KnowledgeGraph:
     """The packaged default KG, a bring-your-own TSV KG, or PrimeKG (kg.csv + a features directory)."""
     if source == "default":
         from biobridge.kg.default_kg import build_default_kg
@@ -77,7 +85,9 @@ def build_kg(source: str = "default", nodes: Path | None = None, edges: Path | N
         from biobridge.kg.tsv_kg import load_tsv_kg
 
         if nodes is None or edges is None or not modalities:
-            raise ValueError("--kg tsv needs --nodes, --edges and --modality TYPE=MODALITY for every node type")
+            raise ValueError(
+                "--kg tsv needs --nodes, --edges and --modality TYPE=MODALITY for every node type"
+            )
         kg = load_tsv_kg(nodes, edges, modalities)
     elif source == "primekg":
         from biobridge.kg.primekg import load_primekg
@@ -94,8 +104,14 @@ def build_kg(source: str = "default", nodes: Path | None = None, edges: Path | N
     return kg
 
 
-def prepare(workdir: Path, source: str = "default", protocols: tuple[str, ...] = ("paper", "inductive"),
-            test_fraction: float = 0.1, seed: int = 42, **kg_options: Any) -> dict[str, Any]:
+def prepare(
+    workdir: Path,
+    source: str = "default",
+    protocols: tuple[str, ...] = ("paper", "inductive"),
+    test_fraction: float = 0.1,
+    seed: int = 42,
+    **kg_options: Any,
+) -> dict[str, Any]:
     wd = Workdir(workdir)
     kg = build_kg(source, seed=seed, **kg_options)
     kg.save(wd.kg)
@@ -109,8 +125,13 @@ def prepare(workdir: Path, source: str = "default", protocols: tuple[str, ...] =
     }
 
 
-def encode(workdir: Path, encoder_specs: dict[str, str] | None = None, progress: bool = True,
-           shard: str | tuple[int, int] | None = None, merge_only: bool = False) -> EmbeddingStore:
+def encode(
+    workdir: Path,
+    encoder_specs: dict[str, str] | None = None,
+    progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
+    merge_only: bool = False,
+) -> EmbeddingStore:
     """Encode the KG into the store. ``shard``: None (all), ``"i/n"`` or ``"auto"`` (one shard per torchrun
     rank); finished shards are skipped and a node type is merged once all its shards exist. ``merge_only``:
     just merge the shards already in the store (an error names any missing shard)."""
@@ -121,73 +142,104 @@ def encode(workdir: Path, encoder_specs: dict[str, str] | None = None, progress:
     return encode_kg(kg, wd.embeddings, encoder_specs=encoder_specs, progress=progress, shard=shard)
 
 
-def train(workdir: Path, config: RunConfig, protocol: str = "paper", seed: int = 42, test_fraction: float = 0.1,
-          out_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
+def train(
+    workdir: Path,
+    config: RunConfig,
+    protocol: str = "paper",
+    seed: int = 42,
+    test_fraction: float = 0.1,
+    out_dir: Path | None = None,
+    progress: bool = True,
+    split_dir: Path | None = None,
+    extra: dict[str, Any] | None = None,
+    reuse: bool = False,
+) -> TrainedRun:
+    """Train a bridge on a split of the working directory; the run goes to ``out_dir`` (default
+    WORKDIR/model). The split is ``protocol``/``seed`` (created when missing) or the one saved in
+    ``split_dir``. ``extra`` is recorded in the run's config. ``reuse``: return the run already in ``out_dir``
+    when it finished training with the same config on the same split."""
     wd = Workdir(workdir)
     kg = KnowledgeGraph.load(wd.kg)
-    split = load_or_create_split(kg, wd.split(protocol, seed), protocol, test_fraction, seed)
+    if split_dir is None:
+        split_dir = wd.split(protocol, seed)
+        split = load_or_create_split(kg, split_dir, protocol, test_fraction, seed)
+    else:
+        split = Split.load(split_dir)
+        if split.kg_hash != kg.content_hash():
+            raise ValueError(f"the split in {split_dir} was made for another KG than {wd.kg}")
+    out_dir = Path(out_dir) if out_dir else wd.model
+    if reuse and (out_dir / CONFIG_FILE).exists():
+        run = TrainedRun.open(out_dir)
+        if run.is_complete(config, split.content_hash()):
+            log.info("reusing the finished run in %s", out_dir)
+            return run
     store = EmbeddingStore.load(wd.embeddings)
     table = EmbeddingTable.from_store(store, kg.num_nodes)
-    out_dir = Path(out_dir) if out_dir else wd.model
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metadata = {
-        "artifacts": ArtifactPaths(wd.kg.resolve(), wd.embeddings.resolve()).to_relative(out_dir.resolve())
-        | {"split_dir": str(Path(wd.split(protocol, seed)).resolve())},
-        "kg_hash": kg.content_hash(),
-        "split": {"protocol": split.protocol, "seed": split.seed, "test_fraction": split.test_fraction,
-                  "hash": split.content_hash()},
-        "encoders": {t: {k: store.manifest[t].get(k) for k in ("encoder", "spec", "dim", "input_hash", "n_failures")}
-                     for t in store.node_types},
-    }
-    return train_bridge(kg, split, table, config, out_dir, metadata=metadata, progress=progress)
+    sources = RunSources.describe(wd.kg, kg, store, split_dir, split)
+    return train_bridge(kg, split, table, config, out_dir, sources=sources, extra=extra, progress=progress)
 
 
-def load_trained(workdir: Path, model_dir: Path | None = None, protocol: str | None = None,
-                 seed: int | None = None):
-    """The KG, the split the model was trained on, the embedding table and the model.
+def load_run(
+    workdir: Path, model_dir: Path | None = None, protocol: str | None = None, seed: int | None = None
+) -> LoadedRun:
+    """A trained run (default WORKDIR/model) with the KG, split and embeddings it was trained on.
 
-    A checkpoint trained here records its KG hash and split and is evaluated on exactly that split. An imported
-    checkpoint (``biobridge import-original``) records neither: pass ``protocol`` and ``seed``.
+    A run trained here records them (and is evaluated on exactly its split). A run imported with
+    ``biobridge import-original`` records none: it reads the working directory's KG and embeddings, and the
+    split ``protocol``/``seed`` (created when missing).
     """
     wd = Workdir(workdir)
-    model_dir = Path(model_dir) if model_dir else wd.model
-    config = read_checkpoint_config(model_dir)
-    kg = KnowledgeGraph.load(wd.kg)
-    if "kg_hash" in config and kg.content_hash() != config["kg_hash"]:
-        raise ValueError(f"{wd.kg} is not the KG the model in {model_dir} was trained on")
-    if "split" in config:
-        s = config["split"]
-        if (protocol, seed) != (None, None) and (protocol, seed) != (s["protocol"], s["seed"]):
-            raise ValueError(f"the model was trained on the {s['protocol']} split with seed {s['seed']}; "
-                             "evaluating it on another split would leak test edges into training")
-        split = Split.load(wd.split(s["protocol"], s["seed"]))
-        if split.content_hash() != s["hash"]:
-            raise ValueError("the split on disk differs from the one the model was trained on")
-    else:
+    run = TrainedRun.open(Path(model_dir) if model_dir else wd.model)
+    sources = run.sources
+    if sources is None:
         if protocol is None:
-            raise ValueError(f"{model_dir} records no training split (imported checkpoint?): pass a protocol")
+            raise ValueError(
+                f"{run.directory} records no training split (imported checkpoint?): pass a protocol"
+            )
+        loaded = run.load_data(kg_dir=wd.kg, store_dir=wd.embeddings)
         seed = 42 if seed is None else seed
-        split = load_or_create_split(kg, wd.split(protocol, seed), protocol, seed=seed)
-    model = load_checkpoint(model_dir)
-    store = EmbeddingStore.load(wd.embeddings)
-    table = EmbeddingTable.from_store(store, kg.num_nodes, node_types=list(model.schema.node_types))
-    return kg, split, table, model
+        loaded.split = load_or_create_split(loaded.kg, wd.split(protocol, seed), protocol, seed=seed)
+        return loaded
+    trained_on = (sources.split["protocol"], sources.split["seed"])
+    if (protocol, seed) != (None, None) and (protocol, seed) != trained_on:
+        raise ValueError(
+            f"the model was trained on the {trained_on[0]} split with seed {trained_on[1]}; "
+            "evaluating it on another split would leak test edges into training"
+        )
+    return run.load_data()
 
 
-def run_evaluation(workdir: Path, model_dir: Path | None = None, out_dir: Path | None = None,
-                   candidate_policy: str = "relation", baselines: bool = True, protocol: str | None = None,
-                   seed: int | None = None) -> EvaluationResult:
-    """Evaluate a trained bridge (and the popularity baseline) on the split it was trained with."""
-    wd = Workdir(workdir)
-    kg, split, table, model = load_trained(wd.root, model_dir, protocol, seed)
-    scorers = [BridgeScorer(model, table)]
+def evaluate_run(
+    loaded: LoadedRun, out_dir: Path, candidate_policy: str = "relation", baselines: bool = True
+) -> EvaluationResult:
+    """Evaluate a loaded run (and the popularity baseline) on its split; write metrics.json and metrics.md."""
+    kg, split, table = loaded.kg, loaded.split, loaded.table
+    scorers = [BridgeScorer(loaded.model, table)]
     if baselines:
         scorers.append(PopularityScorer(kg, split))
     start = time.perf_counter()
-    result = evaluate(kg, split, scorers, candidate_policy=candidate_policy,
-                      scorable=table.has_embedding(np.arange(kg.num_nodes)))
+    result = evaluate(
+        kg,
+        split,
+        scorers,
+        candidate_policy=candidate_policy,
+        scorable=table.has_embedding(np.arange(kg.num_nodes)),
+    )
     log.info("evaluation took %.1f s", time.perf_counter() - start)
-    out_dir = Path(out_dir) if out_dir else wd.eval_dir
-    result.to_json(out_dir / "metrics.json")
-    write_text(out_dir / "metrics.md", result.to_markdown())
+    result.to_json(Path(out_dir) / "metrics.json")
+    write_text(Path(out_dir) / "metrics.md", result.to_markdown())
     return result
+
+
+def run_evaluation(
+    workdir: Path,
+    model_dir: Path | None = None,
+    out_dir: Path | None = None,
+    candidate_policy: str = "relation",
+    baselines: bool = True,
+    protocol: str | None = None,
+    seed: int | None = None,
+) -> EvaluationResult:
+    """``evaluate_run`` on ``load_run(...)``; results in ``out_dir`` (default WORKDIR/eval)."""
+    loaded = load_run(workdir, model_dir, protocol, seed)
+    return evaluate_run(loaded, out_dir or Workdir(workdir).eval_dir, candidate_policy, baselines)

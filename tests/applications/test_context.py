@@ -19,7 +19,7 @@ NEW_MOLECULE = "CCOc1ccc(cc1)C(=O)NCCN1CCOCC1"  # not an approved drug
 
 
 def test_context_for_new_molecule(tiny_bridge):
-    assert tiny_bridge.match_node(NEW_MOLECULE, "drug") is None
+    assert tiny_bridge.resolve_query(NEW_MOLECULE, "drug").node is None
     ctx = build_context(tiny_bridge, NEW_MOLECULE, "drug", k=3)
     json.dumps(ctx)  # serialisable
     assert ctx["query"]["in_kg"] is False

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from biobridge.applications.experiments import split_without_relation
+from biobridge.applications.unseen_relation import split_without_relation
 from biobridge.applications.zero_shot import read_candidates, score_candidates
 from biobridge.kg.split import EXCLUDED, TEST, TRAIN, Split
 
@@ -23,7 +23,7 @@ def test_candidates_read_as_existing_type_match_retrieval(tiny_bridge):
     """KG proteins given as raw sequences score exactly as the retrieval index scores them."""
     query = "CC(=O)Oc1ccccc1C(=O)O"
     ref = tiny_bridge.retrieve(query, "drug", "protein", relation="target", k=5)
-    seqs = [tiny_bridge.kg.nodes.at[tiny_bridge.match_node(i, "protein"), "feature"] for i in ref["node_id"]]
+    seqs = [tiny_bridge.resolve_query(i, "protein").feature for i in ref["node_id"]]
     shuffled = [seqs[i] for i in (3, 0, 4, 1, 2)]
     res = score_candidates(tiny_bridge, query, "drug", shuffled, as_type="protein", relation="target")
     assert list(res["feature"]) == seqs  # same order as the retrieval

@@ -13,7 +13,9 @@ def test_exact_search_matches_brute_force_and_chunks():
     q = rng.normal(size=(37, 16)).astype(np.float32)
     index = CandidateIndex(vecs, np.arange(1000, 1500))
     scores, nodes = index.search(torch.from_numpy(q), k=7, chunk=5)
-    full = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).T
+    full = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (
+        vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    ).T
     expected = np.argsort(-full, axis=1)[:, :7] + 1000
     assert np.array_equal(nodes, expected)
     assert np.allclose(scores, np.take_along_axis(full, expected - 1000, axis=1), atol=1e-5)
@@ -40,7 +42,9 @@ def test_retrieve_a_kg_protein_marks_its_known_edges(bridge):
 
 
 def test_retrieve_new_entities_of_each_modality(bridge):
-    seq = bridge.retrieve("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEK", "protein", "molecular_function", k=3)
+    seq = bridge.retrieve(
+        "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEK", "protein", "molecular_function", k=3
+    )
     mol = bridge.retrieve("CC(=O)Oc1ccccc1C(=O)O", "drug", "protein", k=3)
     txt = bridge.retrieve("Name: a made-up neuromuscular disorder.", "disease", "protein", k=3)
     for res in (seq, mol, txt):
@@ -71,8 +75,9 @@ def test_bad_queries_give_clear_errors(bridge):
 
 def test_bridge_refuses_a_different_kg(tiny_run, tmp_path):
     kg = KnowledgeGraph.load(tiny_run / "kg")
-    other = KnowledgeGraph(kg.nodes, kg.triples.iloc[:-2].reset_index(drop=True), kg.modalities,
-                           kg.reverse_relations)
+    other = KnowledgeGraph(
+        kg.nodes, kg.triples.iloc[:-2].reset_index(drop=True), kg.modalities, kg.reverse_relations
+    )
     other.save(tmp_path / "kg")
     with pytest.raises(ValueError, match="hash mismatch"):
         Bridge.from_pretrained(tiny_run / "model", kg_dir=tmp_path / "kg")

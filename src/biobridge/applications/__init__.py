@@ -1,3 +1,5 @@
-"""Uses of a trained bridge beyond retrieval (issue 5): GO semantic similarity, zero-shot candidate scoring
-and unseen relations, multi-hop bridging, question-answering context with pluggable generators, and guided
-drug design. Each module is importable on its own; heavy optional parts import lazily."""
+"""Uses of a trained bridge beyond retrieval: GO semantic similarity (``similarity``, ``go_semantics``),
+zero-shot candidate scoring (``zero_shot``), unseen relations (``unseen_relation``), multi-hop bridging
+(``multihop``), question-answering context with pluggable generators (``context``, ``generators``), and
+guided drug design (``design``, ``molecules``, ``design_evaluation``). Library code only: the commands are in
+``biobridge.cli``, the measuring scripts in ``benchmarks/``. Heavy optional parts import lazily."""

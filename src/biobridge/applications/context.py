@@ -51,7 +51,7 @@ def build_context(
     known_edge}]}], "question": str, "prompt": str}``; ``known_edge`` marks KG edges of a query that is a KG
     node (its stored feature or id was given).
     """
-    node = bridge.match_node(query, query_type)
+    node = bridge.resolve_query(query, query_type).node
     info: dict[str, Any] = {"type": query_type, "input": _short(query), "in_kg": node is not None}
     if node is not None:
         info["kg_node"] = {

@@ -21,10 +21,7 @@ filters and ranking from randomly drawn KG drugs.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,197 +29,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from biobridge.applications.molecules import (
+    canonical,
+    drug_likeness,
+    fingerprints,
+    generate_molecules,
+    max_tanimoto,
+    rdkit_chem,
+)
+
 log = logging.getLogger(__name__)
-
-_SUBSTITUENTS = (6, 9, 17, 8)  # C, F, Cl, O
-
-
-def _rdkit():
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    return Chem
-
-
-def canonical(smiles: str) -> str | None:
-    Chem = _rdkit()
-    mol = Chem.MolFromSmiles(smiles)
-    return None if mol is None else Chem.MolToSmiles(mol)
-
-
-def fingerprints(smiles: list[str]):
-    Chem = _rdkit()
-    from rdkit.Chem import rdFingerprintGenerator
-
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    return [gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in smiles]
-
-
-def max_tanimoto(query_fps, reference_fps) -> tuple[np.ndarray, np.ndarray]:
-    """For each query fingerprint: the max Tanimoto to the references and the argmax."""
-    from rdkit import DataStructs
-
-    if not reference_fps:
-        return np.zeros(len(query_fps)), np.full(len(query_fps), -1)
-    best = np.empty(len(query_fps))
-    arg = np.empty(len(query_fps), dtype=np.int64)
-    for i, fp in enumerate(query_fps):
-        sims = np.asarray(DataStructs.BulkTanimotoSimilarity(fp, reference_fps))
-        arg[i] = int(sims.argmax())
-        best[i] = float(sims[arg[i]])
-    return best, arg
-
-
-def drug_likeness(mol) -> dict[str, float]:
-    from rdkit.Chem import QED, Crippen, Descriptors, Lipinski
-
-    mw = Descriptors.MolWt(mol)
-    logp = Crippen.MolLogP(mol)
-    hbd = Lipinski.NumHDonors(mol)
-    hba = Lipinski.NumHAcceptors(mol)
-    violations = int(mw > 500) + int(logp > 5) + int(hbd > 5) + int(hba > 10)
-    return {
-        "qed": float(QED.qed(mol)),
-        "mol_weight": float(mw),
-        "logp": float(logp),
-        "hbd": int(hbd),
-        "hba": int(hba),
-        "lipinski_violations": violations,
-    }
-
-
-# ---- generation --------------------------------------------------------------------------------
-def _mutate(mol, rng: random.Random):
-    """One random edit of ``mol``; returns an RWMol (unsanitised) or None when the edit does not apply."""
-    Chem = _rdkit()
-    rw = Chem.RWMol(mol)
-    op = rng.randrange(4)
-    atoms = list(rw.GetAtoms())
-    if op == 0:  # aromatic CH -> N
-        sites = [
-            a.GetIdx()
-            for a in atoms
-            if a.GetIsAromatic() and a.GetAtomicNum() == 6 and a.GetTotalNumHs() == 1
-        ]
-        if not sites:
-            return None
-        atom = rw.GetAtomWithIdx(rng.choice(sites))
-        atom.SetAtomicNum(7)
-        atom.SetNoImplicit(False)
-        atom.SetNumExplicitHs(0)
-    elif op == 1:  # add a substituent on an atom carrying a hydrogen
-        sites = [a.GetIdx() for a in atoms if a.GetTotalNumHs() > 0 and a.GetAtomicNum() in (6, 7)]
-        if not sites:
-            return None
-        site = rw.GetAtomWithIdx(rng.choice(sites))
-        if site.GetNumExplicitHs() > 0:
-            site.SetNumExplicitHs(site.GetNumExplicitHs() - 1)
-        new = rw.AddAtom(Chem.Atom(rng.choice(_SUBSTITUENTS)))
-        rw.AddBond(site.GetIdx(), new, Chem.BondType.SINGLE)
-    elif op == 2:  # delete a terminal heavy atom
-        sites = [a.GetIdx() for a in atoms if a.GetDegree() == 1]
-        if not sites or rw.GetNumAtoms() <= 6:
-            return None
-        victim = rw.GetAtomWithIdx(rng.choice(sites))
-        for nb in victim.GetNeighbors():
-            nb.SetNoImplicit(False)  # the neighbour takes a hydrogen instead of becoming a radical
-        rw.RemoveAtom(victim.GetIdx())
-    else:  # halogen swap / terminal O <-> N
-        swaps = {9: 17, 17: 9, 35: 17, 8: 7, 7: 8}
-        sites = [
-            a.GetIdx()
-            for a in atoms
-            if a.GetDegree() == 1 and a.GetAtomicNum() in swaps and not a.GetIsAromatic()
-        ]
-        if not sites:
-            return None
-        atom = rw.GetAtomWithIdx(rng.choice(sites))
-        atom.SetAtomicNum(swaps[atom.GetAtomicNum()])
-        atom.SetFormalCharge(0)
-        atom.SetNoImplicit(False)
-        atom.SetNumExplicitHs(0)
-    return rw
-
-
-def generate_molecules(
-    seed_smiles: list[str],
-    n_brics: int = 2000,
-    n_mutations: int = 500,
-    seed: int = 0,
-    time_budget_s: float = 30.0,
-    max_depth: int = 2,
-) -> tuple[list[str | None], dict[str, Any]]:
-    """Raw generator output: one canonical SMILES per product, ``None`` for a product that fails sanitisation.
-
-    BRICS: all seeds' fragments, ``BRICSBuild(scrambleReagents=True, maxDepth=max_depth)``, at most
-    ``n_brics`` products or half the time budget. Mutations: ``n_mutations`` edits of randomly chosen seeds
-    (1-2 edits each).
-    Python's global ``random`` state is used by ``BRICSBuild``; it is seeded and restored afterwards.
-    """
-    Chem = _rdkit()
-    from rdkit.Chem import BRICS
-
-    started = time.perf_counter()
-    mols = [m for m in (Chem.MolFromSmiles(s) for s in seed_smiles) if m is not None]
-    fragments: set[str] = set()
-    for m in mols:
-        try:
-            fragments.update(BRICS.BRICSDecompose(m))
-        except Exception:  # noqa: BLE001 - RDKit raises plain RuntimeErrors on odd inputs
-            continue
-    frag_mols = [m for m in (Chem.MolFromSmiles(f) for f in sorted(fragments)) if m is not None]
-    out: list[str | None] = []
-    stats: dict[str, Any] = {"n_seeds": len(mols), "n_fragments": len(frag_mols)}
-    state = random.getstate()
-    random.seed(seed)
-    n_b = 0
-    try:
-        if len(frag_mols) >= 2:
-            builder = BRICS.BRICSBuild(frag_mols, scrambleReagents=True, maxDepth=max_depth)
-            for prod in itertools.islice(builder, n_brics):
-                n_b += 1
-                try:
-                    prod.UpdatePropertyCache(strict=False)
-                    Chem.SanitizeMol(prod)
-                    radical = any(a.GetNumRadicalElectrons() for a in prod.GetAtoms())
-                    out.append(None if radical else Chem.MolToSmiles(prod))
-                except Exception:  # noqa: BLE001
-                    out.append(None)
-                if time.perf_counter() - started > time_budget_s / 2:
-                    break
-    finally:
-        random.setstate(state)
-    stats["n_brics"] = n_b
-    rng = random.Random(seed + 1)
-    n_m = 0
-    if mols:
-        for _ in range(n_mutations):
-            if time.perf_counter() - started > time_budget_s:
-                break
-            current = rng.choice(mols)
-            applied = 0
-            failed = False
-            for _ in range(rng.choice((1, 2))):
-                edited = _mutate(current, rng)
-                if edited is None:
-                    break
-                applied += 1
-                try:
-                    current = edited.GetMol()
-                    Chem.SanitizeMol(current)
-                except Exception:  # noqa: BLE001 - an invalid edit is an invalid product
-                    failed = True
-                    break
-            if applied == 0:
-                continue
-            n_m += 1
-            if not failed and any(a.GetNumRadicalElectrons() for a in current.GetAtoms()):
-                failed = True  # an edit that leaves an open valence is an invalid product
-            smi = None if failed else Chem.MolToSmiles(current)
-            out.append(smi if smi is not None and Chem.MolFromSmiles(smi) is not None else None)
-    stats["n_mutations"] = n_m
-    stats["seconds"] = round(time.perf_counter() - started, 2)
-    return out, stats
 
 
 # ---- bridge parts --------------------------------------------------------------------------------
@@ -255,7 +71,7 @@ def retrieve_targets(
         )
     records = []
     for p in target_proteins:
-        node = bridge.match_node(p, "protein")
+        node = bridge.resolve_query(p, "protein").node
         if node is None:
             records.append(
                 {
@@ -382,7 +198,7 @@ def design_from_seeds(
     max_lipinski_violations: int = 1,
 ) -> DesignResult:
     """Generate from ``seeds`` (column ``smiles``), filter, rank by the bridge towards ``targets``."""
-    Chem = _rdkit()
+    Chem = rdkit_chem()
     raw, gen_stats = generate_molecules(seeds["smiles"].tolist(), n_brics, n_mutations, seed, time_budget_s)
     valid = [s for s in raw if s is not None]
     unique = list(dict.fromkeys(valid))

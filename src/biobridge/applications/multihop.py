@@ -80,12 +80,7 @@ def format_path(hops: Sequence[Hop]) -> str:
 
 def candidate_nodes(kg, table, node_type: str, relation: str | None) -> np.ndarray:
     """Embedded nodes of ``node_type`` taking part in ``relation`` (either direction); all when None."""
-    nodes = kg.nodes_of_type(node_type)
-    if relation is not None:
-        t = kg.triples
-        rels = {relation, kg.reverse_relations.get(relation, relation)}
-        sub = t[t["relation"].isin(rels)]
-        nodes = np.intersect1d(nodes, np.union1d(sub["head"].to_numpy(), sub["tail"].to_numpy()))
+    nodes = kg.nodes_of_type(node_type) if relation is None else kg.nodes_in_relation(node_type, relation)
     return nodes[table.has_embedding(nodes)]
 
 
@@ -209,9 +204,7 @@ def multi_hop(
                 raise ValueError(f"a similarity hop links a type to itself, got {hop}")
             continue
         bridge.resolve_relation(hop.head_type, hop.tail_type, hop.relation)
-    node = bridge.match_node(query, hops[0].head_type)
-    text = bridge.kg.nodes.at[node, "feature"] if node is not None else query
-    raw = bridge.encode(text, hops[0].head_type)
+    raw = bridge.encode(bridge.resolve_query(query, hops[0].head_type).feature, hops[0].head_type)
     search = search_paths(bridge.model, bridge.table, bridge.kg, raw, hops, beam, aggregate, pool)
     scores = search.scores[0]
     top = torch.topk(scores, min(k, len(scores))).indices.numpy()

@@ -86,7 +86,7 @@ def similarity_benchmark(
 ) -> dict[str, Any]:
     """Spearman correlation between embedding cosine and GO Lin similarity (BMA) per aspect.
 
-    ``kg, split, table, model`` as returned by ``biobridge.pipeline.load_trained``. Only proteins held out
+    ``kg, split, table, model`` of a run loaded with ``biobridge.pipeline.load_run``. Only proteins held out
     by ``split`` that have an embedding and at least one (non-ND) annotation of the aspect are sampled.
     Returns ``{"settings": ..., "aspects": {aspect: {"n_proteins", "n_pairs", "spearman": {method: rho},
     "ci95": {method: [lo, hi]}, "p_value": {...}}}}``.
@@ -164,9 +164,9 @@ def pair_similarity(
     GO similarity needs KG proteins annotated in the aspect (``None`` otherwise)."""
     seqs, ids = [], []
     for p in (protein_a, protein_b):
-        node = bridge.match_node(p, "protein")
-        ids.append(None if node is None else str(bridge.kg.nodes.at[node, "node_id"]))
-        seqs.append(p if node is None else bridge.kg.nodes.at[node, "feature"])
+        resolved = bridge.resolve_query(p, "protein")
+        ids.append(None if resolved.node is None else str(bridge.kg.nodes.at[resolved.node, "node_id"]))
+        seqs.append(resolved.feature)
     raw = bridge.encode(seqs, "protein")
     out: dict[str, Any] = {"proteins": ids, "raw_cosine": float(F.cosine_similarity(raw[:1], raw[1:]).item())}
     for aspect in aspects:

@@ -90,9 +90,7 @@ def score_candidates(
     tail_type = tail_type or as_type
     relation = bridge.resolve_relation(head_type, tail_type, relation)
     frame = _as_frame(candidates)
-    node = bridge.match_node(query, head_type)
-    text = bridge.kg.nodes.at[node, "feature"] if node is not None else query
-    qvec = bridge.transform(text, head_type, relation, tail_type)[0]
+    qvec = bridge.transform(bridge.resolve_query(query, head_type).feature, head_type, relation, tail_type)[0]
     cvec = bridge.project(frame["feature"].tolist(), as_type)
     scores = cvec @ qvec
     order = np.argsort(-scores, kind="stable")

@@ -1,12 +1,11 @@
 """The high-level facade: a trained bridge + its KG + its embedding store + the encoders that made it.
 
->>> bridge = Bridge.from_pretrained("runs/default/model")
+>>> bridge = Bridge.from_pretrained("runs/default/model")   # any run directory
 >>> bridge.retrieve("MKTAYIAKQR...", head_type="protein", tail_type="biological_process", k=5)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from biobridge.bridge.checkpoint import load_checkpoint, read_checkpoint_config
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel
-from biobridge.encoders.registry import build_encoder
-from biobridge.encoders.store import EmbeddingStore
+from biobridge.bridge.run import LoadedRun, TrainedRun
+from biobridge.encoders import build_encoder
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.retrieval.faiss_index import make_index
 from biobridge.retrieval.index import CandidateIndex
@@ -29,23 +27,17 @@ Items = str | Sequence[str] | np.ndarray
 
 
 @dataclass(frozen=True)
-class ArtifactPaths:
-    kg_dir: Path
-    store_dir: Path
+class ResolvedQuery:
+    """A query as the bridge reads it: the raw feature to encode and the KG node it names (or None)."""
 
-    def to_relative(self, base: Path) -> dict[str, str]:
-        return {"kg_dir": os.path.relpath(self.kg_dir, base), "store_dir": os.path.relpath(self.store_dir, base)}
-
-    @classmethod
-    def from_config(cls, config: dict, base: Path) -> ArtifactPaths:
-        art = config.get("artifacts")
-        if not art:
-            raise KeyError("checkpoint config.json has no 'artifacts' entry; pass kg_dir and store_dir")
-        return cls(kg_dir=(base / art["kg_dir"]).resolve(), store_dir=(base / art["store_dir"]).resolve())
+    feature: str
+    node: int | None
 
 
 class Bridge:
-    def __init__(self, model: BridgeModel, kg: KnowledgeGraph, table: EmbeddingTable, encoder_specs: dict[str, str]):
+    def __init__(
+        self, model: BridgeModel, kg: KnowledgeGraph, table: EmbeddingTable, encoder_specs: dict[str, str]
+    ):
         self.model = model.eval()
         self.kg = kg
         self.table = table
@@ -59,23 +51,15 @@ class Bridge:
 
     @classmethod
     def from_pretrained(
-        cls, checkpoint_dir: str | Path, kg_dir: str | Path | None = None, store_dir: str | Path | None = None
+        cls, run_dir: str | Path, kg_dir: str | Path | None = None, store_dir: str | Path | None = None
     ) -> Bridge:
-        checkpoint_dir = Path(checkpoint_dir)
-        config = read_checkpoint_config(checkpoint_dir)
-        if kg_dir is None or store_dir is None:
-            paths = ArtifactPaths.from_config(config, checkpoint_dir)
-            kg_dir = kg_dir or paths.kg_dir
-            store_dir = store_dir or paths.store_dir
-        kg = KnowledgeGraph.load(kg_dir)
-        expected = config.get("kg_hash")
-        if expected and kg.content_hash() != expected:
-            raise ValueError(f"{kg_dir} is not the KG this bridge was trained on (hash mismatch)")
-        model = load_checkpoint(checkpoint_dir)
-        store = EmbeddingStore.load(store_dir)
-        table = EmbeddingTable.from_store(store, kg.num_nodes, node_types=list(model.schema.node_types))
-        specs = {t: store.manifest[t]["spec"] for t in model.schema.node_types}
-        return cls(model, kg, table, specs)
+        """The bridge of a run directory (any command's: ``train``, ``benchmark``, ``import-original``), with
+        the KG and embedding store it records (or the ones given, checked against its KG hash)."""
+        return cls.from_run(TrainedRun.open(run_dir).load_data(kg_dir, store_dir))
+
+    @classmethod
+    def from_run(cls, loaded: LoadedRun) -> Bridge:
+        return cls(loaded.model, loaded.kg, loaded.table, loaded.run.encoder_specs(loaded.store))
 
     # ---- embeddings --------------------------------------------------------------------------------
     def encode(self, items: Items, node_type: str) -> torch.Tensor:
@@ -112,7 +96,9 @@ class Bridge:
     def resolve_relation(self, head_type: str, tail_type: str, relation: str | None = None) -> str:
         for node_type in (head_type, tail_type):
             if node_type not in self.model.type_ids:
-                raise KeyError(f"unknown node type {node_type!r}; the bridge knows {sorted(self.model.type_ids)}")
+                raise KeyError(
+                    f"unknown node type {node_type!r}; the bridge knows {sorted(self.model.type_ids)}"
+                )
         t = self.kg.triples
         types = self.kg.node_type_array()
         mask = (types[t["head"].to_numpy()] == head_type) & (types[t["tail"].to_numpy()] == tail_type)
@@ -124,17 +110,18 @@ class Bridge:
         if len(present) == 1:
             return present[0]
         if not present:
-            raise ValueError(f"no relation links {head_type} to {tail_type} in the KG; pass relation explicitly")
+            raise ValueError(
+                f"no relation links {head_type} to {tail_type} in the KG; pass relation explicitly"
+            )
         raise ValueError(f"several relations link {head_type} to {tail_type}: {present}; choose one")
 
     def candidate_nodes(self, tail_type: str, relation: str | None = None) -> np.ndarray:
         """Embedded nodes of ``tail_type``; with ``relation``, only those taking part in it (either direction)."""
-        nodes = self.kg.nodes_of_type(tail_type)
-        if relation is not None:
-            t = self.kg.triples
-            rels = {relation, self.kg.reverse_relations.get(relation, relation)}
-            sub = t[t["relation"].isin(rels)]
-            nodes = np.intersect1d(nodes, np.union1d(sub["head"].to_numpy(), sub["tail"].to_numpy()))
+        nodes = (
+            self.kg.nodes_of_type(tail_type)
+            if relation is None
+            else self.kg.nodes_in_relation(tail_type, relation)
+        )
         return nodes[self.table.has_embedding(nodes)]
 
     def index(self, tail_type: str, relation: str | None = None) -> CandidateIndex:
@@ -142,20 +129,27 @@ class Bridge:
         if key not in self._indexes:
             nodes = self.candidate_nodes(tail_type, relation)
             if len(nodes) == 0:
-                raise ValueError(f"no embedded {tail_type} candidates" + (f" for {relation}" if relation else ""))
+                raise ValueError(
+                    f"no embedded {tail_type} candidates" + (f" for {relation}" if relation else "")
+                )
             with torch.inference_mode():
-                self._indexes[key] = make_index(self.table.project(self.model, nodes), nodes, **self.index_options)
+                self._indexes[key] = make_index(
+                    self.table.project(self.model, nodes), nodes, **self.index_options
+                )
         return self._indexes[key]
 
-    def match_node(self, item: str, node_type: str) -> int | None:
-        """The KG node of ``node_type`` whose feature is exactly ``item`` (or whose id is ``item``), if any."""
+    def resolve_query(self, query: str, node_type: str) -> ResolvedQuery:
+        """A query naming a KG node of ``node_type`` (its id or its exact stored feature) reads as that node;
+        anything else is a raw feature (a new sequence, SMILES or text)."""
         if node_type not in self._feature_lookup:
             nodes = self.kg.nodes[self.kg.nodes["node_type"] == node_type]
             lookup = dict(zip(nodes["feature"], nodes["node_index"], strict=True))
             lookup.update(zip(nodes["node_id"], nodes["node_index"], strict=True))
             self._feature_lookup[node_type] = lookup
-        hit = self._feature_lookup[node_type].get(item)
-        return None if hit is None else int(hit)
+        hit = self._feature_lookup[node_type].get(query)
+        if hit is None:
+            return ResolvedQuery(query, None)
+        return ResolvedQuery(str(self.kg.nodes.at[int(hit), "feature"]), int(hit))
 
     # ---- retrieval ---------------------------------------------------------------------------------
     def retrieve(
@@ -173,9 +167,9 @@ class Bridge:
         rank, node_id, name, score (cosine), known_edge (the query is a KG node linked to it by ``relation``).
         """
         relation = self.resolve_relation(head_type, tail_type, relation)
-        node = self.match_node(query, head_type)
-        text = self.kg.nodes.at[node, "feature"] if node is not None else query
-        vec = self.transform(text, head_type, relation, tail_type)
+        resolved = self.resolve_query(query, head_type)
+        node = resolved.node
+        vec = self.transform(resolved.feature, head_type, relation, tail_type)
         if candidates not in ("relation", "all"):
             raise ValueError("candidates must be 'relation' or 'all'")
         index = self.index(tail_type, relation if candidates == "relation" else None)

@@ -20,10 +20,6 @@ class CandidateIndex:
     def __len__(self) -> int:
         return len(self.node_index)
 
-    def scores(self, queries: torch.Tensor) -> torch.Tensor:
-        """Cosine similarity of every query to every candidate: (q, c)."""
-        return F.normalize(torch.as_tensor(queries, dtype=torch.float32), dim=1) @ self.vectors.T
-
     def search(self, queries: torch.Tensor, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, node indices) per query, exact, best first; ties broken by candidate order."""
         k = min(k, len(self))

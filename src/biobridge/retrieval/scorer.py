@@ -27,5 +27,7 @@ class BridgeScorer:
     def score(self, task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             raw = self.table.raw(task.head_type, query_nodes)
-            out = F.normalize(self.model.transform_named(raw, task.head_type, task.relation, task.tail_type), dim=1)
+            out = F.normalize(
+                self.model.transform_named(raw, task.head_type, task.relation, task.tail_type), dim=1
+            )
             return (out @ self._candidates(candidate_nodes).T).numpy()
