@@ -9,24 +9,25 @@ RotatE; finally the tables, plots, JSON and the docs/benchmarks.md section from 
 
 import logging
 import sys
-from dataclasses import replace
+from pathlib import Path
 
-from biobridge.evaluation.benchmark import default_config, run_benchmark
+from biobridge.benchmark import load_benchmark_config, run_benchmark
 
-CONFIG = replace(
-    default_config(),
-    # the cpu preset as shipped (2 epochs), 5 % validation heads held back; the paper preset is left out: on 2 cores
-    # it could only take a few optimizer steps here (its throughput is in the Performance section, a reduced
-    # run is in --quick)
-    bridges=default_config().bridges[:1],
-    kge_models=("TransE", "DistMult", "ComplEx", "RotatE"),
-    tasks="paper",
-)
+CONFIG = load_benchmark_config(Path(__file__).with_name("full_cpu.toml"))
 # (methods, seeds); TransD / TransR were left out of the full-KG run (kge_models above) to fit the session's
 # CPU budget
 PHASES = [
-    (["biobridge-cpu", "biobridge-hybrid", "biobridge-cpu+knn", "popularity", "feature-knn", "graph-context"],
-     (42, 43, 44)),
+    (
+        [
+            "biobridge-cpu",
+            "biobridge-hybrid",
+            "biobridge-cpu+knn",
+            "popularity",
+            "feature-knn",
+            "graph-context",
+        ],
+        (42, 43, 44),
+    ),
     (["transe", "distmult", "complex", "rotate"], (42, 43, 44)),
 ]
 

@@ -1,0 +1,213 @@
+"""The benchmark's one method registry: every method of a config by name, with its kind, the settings that
+identify its results (they go into the result fingerprint, so a change of settings recomputes) and how to
+build its scorer on one split.
+
+Kinds: ``bridge`` (trained through ``biobridge.pipeline.train``, reused when a finished run with the same
+config and split exists), ``hybrid`` (a bridge mixed with baselines, weights tuned on its validation heads),
+``fusion`` (untuned reciprocal-rank fusion), ``kge`` (PyKEEN; not applicable under ``inductive``) and
+``baseline`` (``biobridge.baselines.build_baseline``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from biobridge import pipeline
+from biobridge.baselines import RankFusionScorer, build_baseline, fit_tuned_fusion
+from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
+from biobridge.benchmark.data import BenchmarkData
+from biobridge.config import preset, with_overrides
+from biobridge.evaluation.scorer import NotApplicableScorer, Scorer
+from biobridge.evaluation.tasks import Task
+from biobridge.kg.split import Split
+from biobridge.retrieval.scorer import BridgeScorer
+
+__all__ = ["Method", "MethodContext", "method_registry"]
+
+Built = tuple[Scorer, dict[str, Any]]
+
+
+@dataclass
+class MethodContext:
+    """One (protocol, seed) split and what building a method on it needs."""
+
+    data: BenchmarkData
+    split: Split
+    split_dir: Path
+    seed: int
+    models_dir: Path
+    tasks: list[Task]
+    config: BenchmarkConfig
+    registry: dict[str, Method]
+    progress: bool = False
+    _bridges: dict[str, Built] = field(default_factory=dict)
+
+    def build(self, name: str) -> Built:
+        """The scorer of method ``name`` and the details to record. Bridges are built once per split (the
+        hybrids and fusions on them share it); other methods are cheap to fit and are built afresh."""
+        method = self.registry[name]
+        if method.kind != "bridge":
+            return method.build(self)
+        if name not in self._bridges:
+            self._bridges[name] = method.build(self)
+        return self._bridges[name]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str
+    settings: dict[str, Any]
+    build: Callable[[MethodContext], Built]
+
+
+def method_registry(config: BenchmarkConfig) -> dict[str, Method]:
+    """Every method of ``config``, in ``config.method_names`` order."""
+    methods: dict[str, Method] = {}
+    for b in config.bridges:
+        methods[b.name] = Method(b.name, "bridge", {"kind": "bridge", **asdict(b)}, _bridge_builder(b))
+    for h in config.hybrids:
+        methods[h.name] = Method(h.name, "hybrid", {}, _hybrid_builder(h))
+    for f in config.fusions:
+        methods[f.name] = Method(f.name, "fusion", {}, _fusion_builder(f))
+    for m in config.kge_models:
+        methods[m.lower()] = Method(
+            m.lower(), "kge", {"kind": "kge", "model": m, **config.kge}, _kge_builder(m)
+        )
+    for name in config.baselines:
+        methods[name] = Method(name, "baseline", _baseline_settings(name, config), _baseline_builder(name))
+    # combinations record their parts' settings
+    for h in config.hybrids:
+        parts = {p: methods[p].settings for p in (h.bridge, *h.parts)}
+        settings = {
+            "kind": "hybrid",
+            "step": config.hybrid_step,
+            "max_validation_queries": config.hybrid_max_queries,
+            "parts": parts,
+        }
+        methods[h.name] = Method(h.name, "hybrid", settings, methods[h.name].build)
+    for f in config.fusions:
+        settings = {
+            "kind": "fusion",
+            "k": config.fusion_k,
+            "parts": {p: methods[p].settings for p in f.parts},
+        }
+        methods[f.name] = Method(f.name, "fusion", settings, methods[f.name].build)
+    return {name: methods[name] for name in config.method_names}
+
+
+def _baseline_settings(name: str, config: BenchmarkConfig) -> dict[str, Any]:
+    if name == "feature-knn":
+        return {"kind": "baseline", "k": config.knn_k}
+    if name == "graph-context":
+        return {"kind": "baseline", "k": config.knn_k, "context": "both edge directions"}
+    return {"kind": "baseline"}
+
+
+# ---- builders ------------------------------------------------------------------------------------
+def train_variant(ctx: MethodContext, variant: BridgeVariant):
+    """The run of ``variant`` on this split (on its validation split when the variant holds heads back),
+    trained through the pipeline or reused when finished with the same config and split."""
+    overrides = {"train.seed": ctx.seed, **variant.overrides}
+    if ctx.config.num_threads:
+        overrides.setdefault("train.num_threads", ctx.config.num_threads)
+    run_config = with_overrides(preset(variant.preset), overrides)
+    split_dir = ctx.split_dir
+    if variant.validation_fraction:
+        _, split_dir = ctx.data.validation(ctx.split, ctx.split_dir, variant.validation_fraction)
+    run = pipeline.train(
+        ctx.data.workdir.root,
+        run_config,
+        split_dir=split_dir,
+        out_dir=ctx.models_dir / variant.name,
+        progress=ctx.progress,
+        reuse=True,
+    )
+    return run, run_config
+
+
+def _bridge_builder(variant: BridgeVariant) -> Callable[[MethodContext], Built]:
+    def build(ctx: MethodContext) -> Built:
+        run, run_config = train_variant(ctx, variant)
+        details = {
+            "run_config": run_config.to_dict(),
+            "training": run.training,
+            "note": variant.note,
+        }
+        return BridgeScorer(run.load_model(), ctx.data.table, name=variant.name), details
+
+    return build
+
+
+def _hybrid_builder(spec: HybridSpec) -> Callable[[MethodContext], Built]:
+    def build(ctx: MethodContext) -> Built:
+        variant = next(b for b in ctx.config.bridges if b.name == spec.bridge)
+        bridge, _ = ctx.build(spec.bridge)  # trained on the validation split's TRAIN part
+        validation, _ = ctx.data.validation(ctx.split, ctx.split_dir, variant.validation_fraction)
+        started = time.perf_counter()
+        scorer, tuned = fit_tuned_fusion(
+            ctx.data.kg,
+            ctx.split,
+            validation,
+            bridge,
+            spec.parts,
+            ctx.tasks,
+            table=ctx.data.table,
+            k=ctx.config.knn_k,
+            name=spec.name,
+            step=ctx.config.hybrid_step,
+            max_queries=ctx.config.hybrid_max_queries,
+            candidate_policy=ctx.config.candidate_policy,
+            seed=ctx.seed,
+        )
+        details = {
+            "settings": scorer.settings,
+            "tuning": tuned,
+            "tuning_seconds": round(time.perf_counter() - started, 2),
+            "validation_split_hash": validation.content_hash(),
+            "bridge_training": ctx.build(spec.bridge)[1]["training"],
+        }
+        return scorer, details
+
+    return build
+
+
+def _fusion_builder(spec: FusionSpec) -> Callable[[MethodContext], Built]:
+    def build(ctx: MethodContext) -> Built:
+        built = [ctx.build(p) for p in spec.parts]
+        scorer = RankFusionScorer([b[0] for b in built], k=ctx.config.fusion_k, name=spec.name)
+        return scorer, {
+            "settings": scorer.settings,
+            "parts": {p: b[1] for p, b in zip(spec.parts, built, strict=True)},
+        }
+
+    return build
+
+
+def _kge_builder(model: str) -> Callable[[MethodContext], Built]:
+    def build(ctx: MethodContext) -> Built:
+        name = model.lower()
+        if ctx.split.protocol == "inductive":
+            reason = "inductive protocol: held-out nodes have no training triple, hence no KG embedding"
+            return NotApplicableScorer(name, reason), {"trained": False}
+        from biobridge.baselines.kge import KGEScorer, KGESettings
+
+        settings = KGESettings(
+            model=model, seed=ctx.seed, num_threads=ctx.config.num_threads, **ctx.config.kge
+        )
+        scorer = KGEScorer(ctx.data.kg, ctx.split, settings, name=name)
+        return scorer, {"settings": scorer.settings}
+
+    return build
+
+
+def _baseline_builder(name: str) -> Callable[[MethodContext], Built]:
+    def build(ctx: MethodContext) -> Built:
+        scorer = build_baseline(name, ctx.data.kg, ctx.split, ctx.data.table, k=ctx.config.knn_k)
+        return scorer, {"settings": getattr(scorer, "settings", {})}
+
+    return build

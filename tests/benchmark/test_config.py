@@ -1,0 +1,72 @@
+"""Benchmark configs as data: the packaged presets, a user's TOML on top of a preset, variants, checks."""
+
+import pytest
+
+from biobridge.benchmark import BenchmarkConfig, BridgeVariant, load_benchmark_config
+from biobridge.benchmark.methods import method_registry
+
+
+def test_presets_load_with_their_methods_in_report_order():
+    full = load_benchmark_config("full")
+    assert full.name == "full" and full.seeds == (42, 43, 44) and full.protocols[0] == "paper"
+    assert full.method_names[:4] == [
+        "biobridge-cpu",
+        "biobridge-paper",
+        "biobridge-hybrid",
+        "biobridge-cpu+knn",
+    ]
+    assert full.method_names[-3:] == ["popularity", "feature-knn", "graph-context"]
+    quick = load_benchmark_config("quick")
+    assert (
+        quick.max_nodes_per_type == 120 and quick.kge_models == ("TransE", "DistMult") and quick.knn_k == 10
+    )
+    assert quick.bridges[0].overrides == {"train.epochs": 10}
+    kinds = {name: m.kind for name, m in method_registry(quick).items()}
+    assert (
+        kinds["biobridge-hybrid"] == "hybrid"
+        and kinds["transe"] == "kge"
+        and kinds["popularity"] == "baseline"
+    )
+    # a combination records the settings of its parts (they identify its cached results)
+    assert set(method_registry(quick)["biobridge-hybrid"].settings["parts"]) == {
+        "biobridge-cpu",
+        "feature-knn",
+        "graph-context",
+        "popularity",
+    }
+
+
+def test_a_user_file_replaces_keys_of_a_preset(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('preset = "quick"\nseeds = [1, 2]\nkge_models = []\n[kge]\nepochs = 3\n')
+    config = load_benchmark_config(path)
+    assert (
+        config.name == "mine"
+        and config.seeds == (1, 2)
+        and config.kge_models == ()
+        and config.kge == {"epochs": 3}
+    )
+    assert config.max_nodes_per_type == 120  # kept from the preset
+    path.write_text('preset = "quick"\nseed = 3\n')
+    with pytest.raises(ValueError, match="unknown benchmark config keys"):
+        load_benchmark_config(path)
+    with pytest.raises(FileNotFoundError, match="presets are"):
+        load_benchmark_config("nope")
+
+
+def test_variants_parse_and_replace_the_bridges():
+    v = BridgeVariant.parse("small=cpu,train.epochs=1,model.hidden_dim=16,validation_fraction=0.2")
+    assert v.overrides == {"train.epochs": 1, "model.hidden_dim": 16} and v.validation_fraction == 0.2
+    with pytest.raises(ValueError, match="NAME=PRESET"):
+        BridgeVariant.parse("small")
+    config = load_benchmark_config("quick").with_bridges((v,))
+    assert config.hybrids == () and config.fusions == ()  # they were built on the replaced biobridge-cpu
+    assert config.method_names[0] == "small"
+
+
+def test_inconsistent_configs_are_refused():
+    with pytest.raises(ValueError, match="unknown protocols"):
+        BenchmarkConfig(protocols=("leaky",))
+    quick = load_benchmark_config("quick")
+    with pytest.raises(ValueError, match="validation_fraction > 0"):
+        BenchmarkConfig(bridges=(BridgeVariant("b"),), hybrids=quick.hybrids)
