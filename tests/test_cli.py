@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from biobridge.cli import app
@@ -15,6 +16,7 @@ def invoke(*args):
     return result.output
 
 
+@pytest.mark.slow
 def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
     wd = tmp_path / "run"
     out = invoke("prepare", "-w", wd, "--max-nodes-per-type", 60)
@@ -38,7 +40,9 @@ def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
     for key in ("mrr", "hits@1", "hits@3", "hits@10", "recall@10", "n_queries", "n_candidates"):
         assert key in task
     assert 0 < task["mrr"] <= 1
-    out = invoke("retrieve", "CC(=O)Oc1ccccc1C(=O)O", "-q", "drug", "-t", "protein", "-k", 4, "-w", wd, "--json")
+    out = invoke(
+        "retrieve", "CC(=O)Oc1ccccc1C(=O)O", "-q", "drug", "-t", "protein", "-k", 4, "-w", wd, "--json"
+    )
     rows = json_records(out)
     assert len(rows) == 4 and {"rank", "node_id", "name", "score", "known_edge"} <= set(rows[0])
 
@@ -51,29 +55,64 @@ def test_cli_reports_bad_input_clearly(tmp_path):
 
 def json_records(out):
     """The JSON array in the output (a model-loading progress line may precede it)."""
-    return json.loads(out[out.index("[\n"):])
+    return json.loads(out[out.index("[\n") :])
 
 
 def test_cli_zero_shot_candidates_and_multi_hop(tiny_run, tmp_path):
     cands = tmp_path / "cands.tsv"
-    cands.write_text("id\tname\tfeature\nc1\tapoptosis\tName: apoptotic process.\n"
-                     "c2\tkinase\tName: protein kinase activity.\nc3\tmembrane\tName: plasma membrane.\n")
-    out = invoke("retrieve", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ", "-q", "protein", "--candidates", cands,
-                 "--as-type", "biological_process", "-w", tiny_run, "--json")
+    cands.write_text(
+        "id\tname\tfeature\nc1\tapoptosis\tName: apoptotic process.\n"
+        "c2\tkinase\tName: protein kinase activity.\nc3\tmembrane\tName: plasma membrane.\n"
+    )
+    out = invoke(
+        "retrieve",
+        "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ",
+        "-q",
+        "protein",
+        "--candidates",
+        cands,
+        "--as-type",
+        "biological_process",
+        "-w",
+        tiny_run,
+        "--json",
+    )
     rows = json_records(out)
     assert sorted(r["id"] for r in rows) == ["c1", "c2", "c3"]
     assert [r["rank"] for r in rows] == [1, 2, 3]
-    out = invoke("retrieve", "Name: a neuromuscular disorder.", "-q", "disease", "-k", 3, "--path",
-                 "disease:associated_with:protein,protein:rev_target:drug", "-w", tiny_run, "--json")
+    out = invoke(
+        "retrieve",
+        "Name: a neuromuscular disorder.",
+        "-q",
+        "disease",
+        "-k",
+        3,
+        "--path",
+        "disease:associated_with:protein,protein:rev_target:drug",
+        "-w",
+        tiny_run,
+        "--json",
+    )
     assert len(json_records(out)) == 3
 
 
 def test_cli_benchmark_with_replacing_variants(tiny_run, tmp_path):
     # replacing the default bridges drops the hybrid and fusion built on them instead of failing
     out = invoke(
-        "benchmark", "-w", tiny_run, "--quick", "--protocol", "inductive", "--out", tmp_path / "b",
-        "--variant", "tiny=cpu,train.epochs=1,model.hidden_dim=16,validation_fraction=0.2",
-        "--method", "tiny", "--method", "feature-knn",
+        "benchmark",
+        "-w",
+        tiny_run,
+        "--quick",
+        "--protocol",
+        "inductive",
+        "--out",
+        tmp_path / "b",
+        "--variant",
+        "tiny=cpu,train.epochs=1,model.hidden_dim=16,validation_fraction=0.2",
+        "--method",
+        "tiny",
+        "--method",
+        "feature-knn",
     )
     assert "tiny" in out and "feature-knn" in out and "biobridge-hybrid" not in out
     record = json.loads((tmp_path / "b" / "runs" / "inductive-seed42" / "tiny.json").read_text())

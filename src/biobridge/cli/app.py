@@ -1,0 +1,28 @@
+"""The typer application: global options, then every command group's commands."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from biobridge.cli import applications, benchmark, convert, demo, retrieve, stages
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="BioBridge: cross-modal retrieval over frozen biomedical foundation models.",
+)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+for group in (stages, retrieve, applications, benchmark, demo, convert):
+    group.register(app)
