@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biobridge.encoders.store import EmbeddingStore
+from biobridge.encoders import EmbeddingStore
 from biobridge.retrieval.faiss_index import FaissIndex, recall_at_k_vs_exact
 from biobridge.retrieval.index import CandidateIndex
 
@@ -36,9 +36,9 @@ def project(
 ) -> tuple[np.ndarray, str]:
     _, emb = EmbeddingStore.load(store_dir).get(node_type)
     if model_dir is not None:
-        from biobridge.bridge.checkpoint import load_checkpoint
+        from biobridge.bridge.run import TrainedRun
 
-        model = load_checkpoint(model_dir).eval()
+        model = TrainedRun.open(model_dir).load_model()
         with torch.inference_mode():
             out = model.project(torch.from_numpy(emb), node_type).numpy()
         return np.ascontiguousarray(out, dtype=np.float32), f"projection of checkpoint {model_dir}"

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biobridge.bridge.checkpoint import load_checkpoint
+from biobridge.baselines.feature_knn import FeatureKNNScorer
+from biobridge.baselines.graph_context import GraphContextScorer
+from biobridge.baselines.popularity import PopularityScorer
+from biobridge.baselines.tuned_fusion import _mixed_mrr, _refine, simplex_grid, standardise_rows
 from biobridge.bridge.embedding_table import EmbeddingTable
-from biobridge.encoders.store import EmbeddingStore
-from biobridge.evaluation.baselines import PopularityScorer
-from biobridge.evaluation.graph_context import GraphContextScorer
-from biobridge.evaluation.knn import FeatureKNNScorer
+from biobridge.bridge.run import TrainedRun
+from biobridge.encoders import EmbeddingStore
 from biobridge.evaluation.queries import build_task_queries
 from biobridge.evaluation.tasks import PAPER_TASKS, discover_tasks
-from biobridge.evaluation.tuned_fusion import _mixed_mrr, _refine, simplex_grid, standardise_rows
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split, validation_split
 from biobridge.retrieval.scorer import BridgeScorer
@@ -43,7 +43,10 @@ def part_scores(kg, split, table, model, tasks, scorable, max_queries=None):
         if max_queries and len(rows) > max_queries:
             rows = np.sort(np.random.default_rng(0).choice(rows, max_queries, replace=False))
         gold = q.gold_mask(0, q.n_queries)[rows]
-        out[t.name] = ([standardise_rows(p.score(t, q.query_nodes[rows], q.candidate_nodes)) for p in parts], gold)
+        out[t.name] = (
+            [standardise_rows(p.score(t, q.query_nodes[rows], q.candidate_nodes)) for p in parts],
+            gold,
+        )
     return out
 
 
@@ -63,7 +66,7 @@ def main(workdir: Path, bench_out: Path, split_names: list[str]) -> None:
     grid2, grid1 = simplex_grid(4, 0.2), simplex_grid(4, 0.1)
     for name in split_names:
         split = Split.load(workdir / "splits" / name)
-        model = load_checkpoint(bench_out / "models" / name / "biobridge-cpu")
+        model = TrainedRun.open(bench_out / "models" / name / "biobridge-cpu").load_model()
         val = part_scores(kg, validation_split(kg, split, 0.05), table, model, tasks, scorable, 2000)
         test = part_scores(kg, split, table, model, tasks, scorable)
         totals = sum(np.array([_mixed_mrr(p, w, g) for w in grid1]) for p, g in val.values())

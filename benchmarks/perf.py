@@ -99,7 +99,7 @@ def matmul_peak(n: int = 4096, repeats: int = 5, dtype: torch.dtype = torch.floa
 # ---- data ----------------------------------------------------------------------------------------
 def load(workdir: Path):
     from biobridge.bridge.embedding_table import EmbeddingTable
-    from biobridge.encoders.store import EmbeddingStore
+    from biobridge.encoders import EmbeddingStore
     from biobridge.kg.graph import KnowledgeGraph
 
     kg = KnowledgeGraph.load(workdir / "kg")
@@ -211,12 +211,14 @@ def bench_retrieval(workdir: Path, repeats: int, n_queries: int = 2000, k: int =
 
 # ---- evaluation ----------------------------------------------------------------------------------
 def bench_evaluation(workdir: Path, model_dir: Path, repeats: int) -> dict:
-    from biobridge.evaluation import PopularityScorer, evaluate
-    from biobridge.pipeline import load_trained
+    from biobridge.baselines.popularity import PopularityScorer
+    from biobridge.evaluation import evaluate
+    from biobridge.pipeline import load_run
     from biobridge.retrieval.scorer import BridgeScorer
 
     start = time.perf_counter()
-    kg, split, table, model = load_trained(workdir, model_dir)
+    loaded = load_run(workdir, model_dir)
+    kg, split, table, model = loaded.kg, loaded.split, loaded.table, loaded.model
     load_s = time.perf_counter() - start
     scorable = table.has_embedding(np.arange(kg.num_nodes))
     times, result = [], None
@@ -382,7 +384,10 @@ def main(argv=None) -> int:
                 },
                 "paper-bf16": {
                     "preset": "paper",
-                    "overrides": {"train.max_triples_per_epoch": args.paper_triples, "train.precision": "bf16"},
+                    "overrides": {
+                        "train.max_triples_per_epoch": args.paper_triples,
+                        "train.precision": "bf16",
+                    },
                 },
             },
         )
