@@ -95,7 +95,10 @@ def test_derived_store_copies_parent_rows_and_is_a_cache_hit(tmp_path):
 def test_derived_store_from_spec_encoders_is_a_cache_hit(tmp_path, monkeypatch):
     kg = linked_kg()
     sub = subset_kg(kg, max_nodes_per_type=3, seed=1)
-    parent = encode_kg(kg, tmp_path / "parent", encoders={"text": FakeText()}, progress=False)
+    specs = {"protein": "composition"}
+    parent = encode_kg(
+        kg, tmp_path / "parent", encoder_specs=specs, encoders={"text": FakeText()}, progress=False
+    )
     derive_store(parent, kg, sub, tmp_path / "sub")
     manifest = json.loads((tmp_path / "sub" / "manifest.json").read_text())["node_types"]
     assert manifest["protein"]["spec"] == "composition" and manifest["drug"]["spec"] == "morgan"
@@ -106,7 +109,18 @@ def test_derived_store_from_spec_encoders_is_a_cache_hit(tmp_path, monkeypatch):
         raise AssertionError(f"{self.name} encoded on a cache hit")
 
     monkeypatch.setattr(base.Encoder, "encode_prevalidated", boom)
-    encode_kg(sub, tmp_path / "sub", encoders={"text": FakeText()}, progress=False)
+    encode_kg(sub, tmp_path / "sub", encoder_specs=specs, encoders={"text": FakeText()}, progress=False)
+
+
+def test_stateful_types_are_not_derived(tmp_path):
+    """A homology-encoded type was fitted on the parent's proteins: the subset's store leaves it out, so that
+    ``encode_kg`` fits it on the subset's own."""
+    kg = linked_kg()
+    sub = subset_kg(kg, max_nodes_per_type=3, seed=1)
+    parent = encode_kg(kg, tmp_path / "parent", encoders={"text": FakeText()}, progress=False)
+    assert parent.entry("protein")["state"] == "protein.state"
+    derived = derive_store(parent, kg, sub, tmp_path / "sub")
+    assert "protein" not in derived.node_types and "drug" in derived.node_types
 
 
 def test_derive_refuses_nodes_it_cannot_copy(tmp_path):

@@ -174,8 +174,8 @@ def test_missing_feature_is_recorded(tmp_path):
 
 def test_default_specs_end_to_end(tiny_kg, tmp_path):
     store = encode_kg(tiny_kg, tmp_path, progress=False)
-    assert store.dim("protein") == 420 and store.dim("drug") == 2048 and store.dim("go") == 384
-    assert store.manifest["go"]["spec"] == "minilm"
+    assert store.dim("protein") == 256 + 420 and store.dim("drug") == 2048 and store.dim("go") == 384
+    assert store.manifest["go"]["spec"] == "minilm" and store.manifest["protein"]["spec"] == "homology"
     assert store.manifest["go"]["encoder"] == "hf-text:all-MiniLM-L6-v2:mean+l2:max256"
     assert store.get("go")[1].shape == (2, 384)
 

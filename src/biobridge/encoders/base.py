@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,9 @@ class Encoder(ABC):
     name: str
     modality: str  # "protein" | "molecule" | "text"
     dim: int
+    # A stateful encoder is fitted on its node type's valid items before it encodes them (the homology
+    # encoder fixes its reference set that way); its state is saved beside the embeddings and loaded with them.
+    stateful: bool = False
 
     @abstractmethod
     def invalid_reason(self, item: str) -> str | None:
@@ -37,6 +41,16 @@ class Encoder(ABC):
     @abstractmethod
     def _encode_valid(self, items: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
         """Encode items already checked by ``invalid_reason``; returns float32 (n, dim) in input order."""
+
+    def fit(self, items: list[str]) -> None:
+        """Stateful encoders: learn the state from the node type's valid items."""
+        raise NotImplementedError(f"{self.name} is not a stateful encoder")
+
+    def save_state(self, directory: Path) -> None:
+        raise NotImplementedError(f"{self.name} is not a stateful encoder")
+
+    def load_state(self, directory: Path) -> None:
+        raise NotImplementedError(f"{self.name} is not a stateful encoder")
 
     def config(self) -> dict[str, Any]:
         """JSON-able settings recorded in manifests (subclasses extend)."""

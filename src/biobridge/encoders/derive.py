@@ -47,12 +47,19 @@ _FROM_PARENT = ("encoder", "encoder_config", "spec", "modality", "dim")
 
 
 def derive_store(parent: EmbeddingStore, parent_kg, sub_kg, out_dir: str | Path) -> EmbeddingStore:
-    """Write the embedding store of ``sub_kg`` to ``out_dir`` from ``parent`` (the store of ``parent_kg``)."""
+    """Write the embedding store of ``sub_kg`` to ``out_dir`` from ``parent`` (the store of ``parent_kg``).
+
+    Types encoded by a stateful encoder (``Encoder.stateful``: fitted on all of the parent's items, e.g. the
+    homology encoder's reference set) are not copied, since ``encode_kg`` would fit them on the sub KG's
+    items instead: encode those with ``encode_kg`` (their spec is ``parent.entry(type)["spec"]``)."""
     out_dir = Path(out_dir)
     if out_dir.resolve() == Path(parent.directory).resolve():
         raise ValueError(f"derive_store would overwrite its parent store {str(out_dir)!r}: pick another dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     for node_type in sub_kg.node_types:
+        if parent.entry(node_type).get("state"):
+            log.info("%s: encoded by a stateful encoder, not copied (encode it on the sub KG)", node_type)
+            continue
         _derive_type(parent, parent_kg, sub_kg, node_type, out_dir)
     ensure_manifest(out_dir)
     return EmbeddingStore.load(out_dir)

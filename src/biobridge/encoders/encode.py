@@ -9,12 +9,14 @@ Per node type, in the order asked for:
    (``compute_input_hash``). If the manifest entry has that hash and its file is present and carries it too,
    this is a cache hit: nothing is encoded, no model is loaded, no file is touched.
 3. Otherwise every feature is validated, failures are recorded (never dropped silently; see
-   ``biobridge.encoders.rows``), the valid ones are encoded, the tensor file is written atomically and then
+   ``biobridge.encoders.rows``), a stateful encoder (``Encoder.stateful``) is fitted on the valid ones and
+   its state written to ``<store>/<type>.state/`` (the entry's ``state``), the valid ones are encoded, the tensor file is written atomically and then
    the manifest entry is updated atomically (re-reading the manifest), so an interrupted run keeps every node
    type it finished. Shards of the type left from other inputs are then deleted.
 
 With ``shard`` set, step 3 encodes only that shard into ``<store>/shards/`` and, with ``merge``, merges the
-type once all of its shards exist (``biobridge.encoders.shard_merge``); a finished shard is skipped.
+type once all of its shards exist (``biobridge.encoders.shard_merge``); a finished shard is skipped. A
+stateful encoder's type is encoded whole, by shard 0 alone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from biobridge.artifacts import atomic_directory
 from biobridge.encoders.base import Encoder
 from biobridge.encoders.registry import DEFAULT_ENCODER_SPECS, build_encoder
 from biobridge.encoders.rows import TypeInputs, encode_rows, type_inputs, validate_rows
@@ -34,6 +37,7 @@ from biobridge.encoders.store import (
     current_entry,
     ensure_manifest,
     save_tensors,
+    state_dir_name,
     store_entry,
     tensor_file_name,
     write_entry,
@@ -111,6 +115,16 @@ def encode_kg(
         if resolved is None:
             _encode_type(store_dir, inputs, batch_size, progress)
             continue
+        if getattr(encoder, "stateful", False):
+            # fitted on all of the type's items: encoded whole, by shard 0 only
+            if resolved.index == 0:
+                log.info(
+                    "%s: %s is fitted on all the type's items, encoded whole by shard 0",
+                    node_type,
+                    encoder.name,
+                )
+                _encode_type(store_dir, inputs, batch_size, progress)
+            continue
         encode_shard(store_dir, inputs, resolved, batch_size, progress)
         if merge:
             merge_shards(store_dir, [node_type], expected_hashes={node_type: inputs.input_hash}, strict=False)
@@ -138,14 +152,22 @@ def _encode_type(store_dir: Path, inputs: TypeInputs, batch_size: int | None, pr
     t0 = time.perf_counter()
     ok, checked = validate_rows(inputs)
     failures = [f for _, f in checked]
+    state = None
+    if getattr(encoder, "stateful", False):
+        encoder.fit([inputs.features[k] for k in ok])
+        state = state_dir_name(node_type)
     emb, index_ok, failures = encode_rows(
         inputs, node_type, ok, failures, len(inputs.features), batch_size, progress
     )
+    if state is not None:
+        atomic_directory(store_dir / state, encoder.save_state)
     seconds = time.perf_counter() - t0
     file_name = tensor_file_name(node_type)
     metadata = {"input_hash": input_hash, "encoder": encoder.name, "node_type": node_type}
     save_tensors(store_dir / file_name, emb, index_ok, metadata)
     entry = store_entry(inputs.common, len(index_ok), failures, input_hash, file_name, seconds)
+    if state is not None:
+        entry["state"] = state
     write_entry(store_dir, node_type, entry)
     remove_stale_shards(store_dir, node_type, input_hash)
     log.info(

