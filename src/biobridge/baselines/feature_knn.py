@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from biobridge.baselines.neighbour_vote import NeighbourVoteScorer, TaskIndex
+from biobridge.evaluation.scorer import QueryItems
 from biobridge.evaluation.tasks import Task
 
 __all__ = ["FeatureKNNScorer"]
@@ -38,3 +39,6 @@ class FeatureKNNScorer(NeighbourVoteScorer):
 
     def _similarities(self, task: Task, index: TaskIndex, query_nodes: np.ndarray) -> torch.Tensor:
         return _normalise(self.table.raw(task.head_type, query_nodes)) @ index.features.T
+
+    def _item_similarities(self, task: Task, index: TaskIndex, items: QueryItems) -> torch.Tensor:
+        return _normalise(items.embeddings) @ index.features.T

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from biobridge.baselines.neighbour_vote import NeighbourVoteScorer, TaskIndex
+from biobridge.evaluation.scorer import QueryItems
 from biobridge.evaluation.tasks import Task
 
 __all__ = ["GraphContextScorer"]
@@ -66,3 +67,12 @@ class GraphContextScorer(NeighbourVoteScorer):
     def _similarities(self, task: Task, index: TaskIndex, query_nodes: np.ndarray) -> torch.Tensor:
         sims = (self.context(task)[query_nodes] @ index.features).toarray()
         return torch.from_numpy(sims.astype(np.float32, copy=False))
+
+    def _item_similarities(self, task: Task, index: TaskIndex, items: QueryItems) -> torch.Tensor:
+        """A KG node keeps its context; a new item has none (every vote 0: popularity breaks the ties)."""
+        nodes = np.asarray(items.nodes, dtype=np.int64)
+        sims = torch.zeros((len(nodes), len(index.heads)), dtype=torch.float32)
+        known = np.flatnonzero(nodes >= 0)
+        if len(known):
+            sims[torch.from_numpy(known)] = self._similarities(task, index, nodes[known])
+        return sims

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 import torch
 
 from biobridge.evaluation.queries import TRAIN_PART, KGIndex, SplitLike, split_parts
+from biobridge.evaluation.scorer import NotApplicableError, QueryItems
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
@@ -96,9 +97,10 @@ class NeighbourVoteScorer:
             heads, tails = heads[has], tails[has]
         result = None
         if len(heads):
-            unique_heads, row = np.unique(heads, return_inverse=True)
+            unique_heads = self._neighbour_pool(task, heads)
+            row = np.searchsorted(unique_heads, heads)
             adjacency = sp.csr_matrix(
-                (np.ones(len(row), dtype=np.float32), (row.ravel(), tails)),
+                (np.ones(len(row), dtype=np.float32), (row, tails)),
                 shape=(len(unique_heads), self._num_nodes),
             )
             adjacency.sum_duplicates()
@@ -109,6 +111,11 @@ class NeighbourVoteScorer:
         self._cache[task.key] = result
         return result
 
+    def _neighbour_pool(self, task: Task, heads: np.ndarray) -> np.ndarray:
+        """Sorted nodes that may be a query's neighbours; by default the task's training heads ``heads``.
+        A pool node that is not a head votes for nothing but still takes one of the ``k`` places."""
+        return np.unique(heads)
+
     def _adjacency_columns(self, task: Task, index: TaskIndex, candidate_nodes: np.ndarray) -> sp.csr_matrix:
         """``adjacency[:, candidate_nodes]``, cached for the last (task, candidate pool): the evaluator asks
         for the same pool chunk after chunk."""
@@ -118,40 +125,60 @@ class NeighbourVoteScorer:
             self._columns_key = key
         return self._columns
 
+    def _item_similarities(self, task: Task, index: TaskIndex, items: QueryItems) -> torch.Tensor:
+        """float32 ``(len(items), len(index.heads))`` similarities of queries given by their inputs."""
+        raise NotApplicableError(f"{self.name} cannot score queries given by their inputs")
+
     def neighbours(self, task: Task, query_nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(similarities (q, k'), training-head node indices (q, k')) of each query's nearest training heads,
         best first; ``k' = min(k, number of training heads other than the query)``."""
         index = self._task_index(task)
         query_nodes = np.asarray(query_nodes, dtype=np.int64)
-        empty = np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
         if index is None:
-            return empty
+            return np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
         with torch.inference_mode():
-            sims = self._similarities(task, index, query_nodes)
-            # a query is never its own neighbour
-            pos = np.searchsorted(index.heads, query_nodes)
-            pos_c = np.minimum(pos, len(index.heads) - 1)
-            is_head = index.heads[pos_c] == query_nodes
-            if is_head.any():
-                rows = torch.from_numpy(np.flatnonzero(is_head))
-                sims[rows, torch.from_numpy(pos_c[is_head])] = -float("inf")
-            k = min(self.k, len(index.heads) - (1 if is_head.any() else 0))
-            if k <= 0:
-                return empty
-            vals, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
+            return self._nearest(index, self._similarities(task, index, query_nodes), query_nodes)
+
+    def _nearest(self, index: TaskIndex, sims: torch.Tensor, query_nodes: np.ndarray):
+        """Top-k of ``sims`` over the pool, a query never being its own neighbour."""
+        empty = np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
+        pos = np.searchsorted(index.heads, query_nodes)
+        pos_c = np.minimum(pos, len(index.heads) - 1)
+        is_head = index.heads[pos_c] == query_nodes
+        if is_head.any():
+            rows = torch.from_numpy(np.flatnonzero(is_head))
+            sims[rows, torch.from_numpy(pos_c[is_head])] = -float("inf")
+        k = min(self.k, len(index.heads) - (1 if is_head.any() else 0))
+        if k <= 0:
+            return empty
+        vals, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
         return vals.numpy(), index.heads[idx.numpy()]
 
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         query_nodes = np.asarray(query_nodes, dtype=np.int64)
-        candidate_nodes = np.asarray(candidate_nodes, dtype=np.int64)
         index = self._task_index(task)
-        n_q, n_c = len(query_nodes), len(candidate_nodes)
         if index is None:
-            return np.zeros((n_q, n_c), dtype=np.float32)
-        sims, neigh = self.neighbours(task, query_nodes)
+            return np.zeros((len(query_nodes), len(candidate_nodes)), dtype=np.float32)
+        return self._vote(task, index, self.neighbours(task, query_nodes), candidate_nodes)
+
+    def score_items(self, task: Task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
+        """``score`` for queries given by their inputs (``QueryItems``), with the same vote."""
+        index = self._task_index(task)
+        if index is None:
+            return np.zeros((len(items.nodes), len(candidate_nodes)), dtype=np.float32)
+        with torch.inference_mode():
+            nearest = self._nearest(
+                index, self._item_similarities(task, index, items), np.asarray(items.nodes, np.int64)
+            )
+        return self._vote(task, index, nearest, candidate_nodes)
+
+    def _vote(self, task: Task, index: TaskIndex, nearest, candidate_nodes: np.ndarray) -> np.ndarray:
+        candidate_nodes = np.asarray(candidate_nodes, dtype=np.int64)
+        sims, neigh = nearest
+        n_q = len(sims)
         weights = np.maximum(sims, 0.0, dtype=np.float32)
         weights[~np.isfinite(weights)] = 0.0
-        rows = np.searchsorted(index.heads, neigh)  # neighbours are training heads: exact positions
+        rows = np.searchsorted(index.heads, neigh)  # neighbours are pool nodes: exact positions
         kk = weights.shape[1]
         w = sp.csr_matrix(
             (weights.ravel(), rows.ravel(), np.arange(n_q + 1, dtype=np.int64) * kk),

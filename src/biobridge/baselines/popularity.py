@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from biobridge.evaluation.queries import TRAIN_PART, KGIndex, SplitLike, split_parts
+from biobridge.evaluation.scorer import QueryItems
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
@@ -37,3 +38,6 @@ class PopularityScorer:
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         row = self.train_in_degree(task.relation)[np.asarray(candidate_nodes, dtype=np.int64)]
         return np.broadcast_to(row, (len(query_nodes), len(row))).copy()
+
+    def score_items(self, task: Task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
+        return self.score(task, np.asarray(items.nodes), candidate_nodes)

@@ -25,7 +25,7 @@ from biobridge.baselines.registry import build_baseline
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import KGIndex, SplitLike, build_task_queries
 from biobridge.evaluation.ranks import filtered_realistic_ranks
-from biobridge.evaluation.scorer import NotApplicableError
+from biobridge.evaluation.scorer import NotApplicableError, QueryItems
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
@@ -91,11 +91,27 @@ class TunedScoreFusion:
         }
 
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
+        return self._mix(
+            task,
+            len(query_nodes),
+            len(candidate_nodes),
+            lambda s: s.score(task, query_nodes, candidate_nodes),
+        )
+
+    def score_items(self, task: Task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
+        return self._mix(
+            task,
+            len(items.nodes),
+            len(candidate_nodes),
+            lambda s: s.score_items(task, items, candidate_nodes),
+        )
+
+    def _mix(self, task: Task, n_q: int, n_c: int, part_scores) -> np.ndarray:
         weights = self.weights.get(task.name, self.default_weights)
-        out = np.zeros((len(query_nodes), len(candidate_nodes)), dtype=np.float32)
+        out = np.zeros((n_q, n_c), dtype=np.float32)
         for scorer, w in zip(self.scorers, weights, strict=True):
             if w:
-                out += np.float32(w) * standardise_rows(scorer.score(task, query_nodes, candidate_nodes))
+                out += np.float32(w) * standardise_rows(part_scores(scorer))
         return out
 
 
@@ -177,6 +193,7 @@ def fit_tuned_fusion(
     table=None,
     k: int = 50,
     name: str = "hybrid",
+    hits=None,
     **tuning: Any,
 ) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]]]:
     """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
@@ -189,13 +206,13 @@ def fit_tuned_fusion(
     tuned = tune_fusion_weights(
         kg,
         validation,
-        [scorer] + [build_baseline(p, kg, validation, table, k) for p in parts],
+        [scorer] + [build_baseline(p, kg, validation, table, k, hits) for p in parts],
         list(tasks),
         scorable=scorable,
         **tuning,
     )
     fusion = TunedScoreFusion(
-        [scorer] + [build_baseline(p, kg, split, table, k) for p in parts],
+        [scorer] + [build_baseline(p, kg, split, table, k, hits) for p in parts],
         {task: t["weights"] for task, t in tuned.items()},
         name=name,
     )

@@ -1,0 +1,131 @@
+"""Homology transfer, the biologist's first try (CAFA's BLAST baseline, DeepGOPlus's DiamondScore).
+
+Protein queries: the tails of the query's best sequence hits among the training proteins. The vote is
+``biobridge.baselines.neighbour_vote``'s with ``sim(q, h)`` = the MMseqs2 bit score of the alignment of
+``q`` against ``h`` (0 without a hit below the E-value threshold), the neighbours being the ``k`` best hits
+among all training proteins (not only those with the task's edges, as a search of the training set finds
+them): the summed bit scores of those of the ``k`` best hits that carry the edge, popularity breaking the
+ties of queries without any hit.
+
+Protein candidates of another type's query (Drug2Prot, Disease2Prot): the query type's own first try
+(Tanimoto-kNN for molecules, feature-kNN otherwise), its scores then spread to each candidate's homologs:
+``s'(q, c) = s(q, c) + smoothing * sum_c' h(c, c') s(q, c')`` with ``h(c, c')`` the bit score of ``c``
+against ``c'`` relative to ``c``'s best hit (paralogs tend to share ligands and phenotypes). Tasks with
+neither end a protein are not applicable.
+
+``hits`` is a ``biobridge.encoders.homology.ProteinHits`` tied to KG nodes: the all-against-all search of
+the KG's proteins (self hits excluded), the same search a new sequence would run against them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from biobridge.baselines.feature_knn import FeatureKNNScorer
+from biobridge.baselines.neighbour_vote import NeighbourVoteScorer, TaskIndex
+from biobridge.baselines.tanimoto_knn import TanimotoKNNScorer
+from biobridge.evaluation.scorer import NotApplicableError, QueryItems
+from biobridge.evaluation.tasks import Task
+
+__all__ = ["HomologyKNNScorer"]
+
+
+class HomologyKNNScorer(NeighbourVoteScorer):
+    """See the module docstring. ``node_type``: the type the hits are of."""
+
+    name = "homology-knn"
+    similarity = "MMseqs2 bit score of the query against the training head (0 without a hit)"
+
+    def __init__(
+        self,
+        kg,
+        split,
+        hits,
+        table=None,
+        k: int = 20,
+        node_type: str = "protein",
+        smoothing: float = 0.5,
+        tail_k: int = 50,
+        **kwargs,
+    ) -> None:
+        super().__init__(kg, split, table=table, k=k, **kwargs)
+        self.hits = hits
+        self.node_type = node_type
+        self.smoothing = float(smoothing)
+        self._matrix = hits.node_matrix(kg.num_nodes)  # csr (num_nodes, num_nodes) bit scores
+        self._relative = _relative_to_best_hit(self._matrix)
+        self._tanimoto = TanimotoKNNScorer(kg, split, table=table, k=tail_k)
+        self._feature = FeatureKNNScorer(kg, split, table=table, k=tail_k) if table is not None else None
+
+    @property
+    def settings(self) -> dict:
+        return {
+            **super().settings,
+            "search": self.hits.settings,
+            "tail_smoothing": self.smoothing,
+            "tail_queries": {"molecule": self._tanimoto.settings, "other": "feature-knn"},
+        }
+
+    def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
+        if task.head_type == self.node_type:
+            return super().score(task, query_nodes, candidate_nodes)
+        if task.tail_type != self.node_type:
+            raise NotApplicableError(f"{self.name}: neither end of {task.name} is a {self.node_type}")
+        base = self._query_type_scorer(task).score(task, query_nodes, candidate_nodes)
+        return self._spread(base, candidate_nodes)
+
+    def _spread(self, base: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
+        spread = self._relative[candidate_nodes][:, candidate_nodes]  # (C, C) homology among candidates
+        return (base + self.smoothing * np.asarray(spread @ base.T).T).astype(np.float32)
+
+    def _query_type_scorer(self, task: Task) -> NeighbourVoteScorer:
+        if self.kg.modalities.get(task.head_type) == "molecule":
+            return self._tanimoto
+        if self._feature is None:
+            raise NotApplicableError(f"{self.name}: {task.name} needs the embedding table for its queries")
+        return self._feature
+
+    def _neighbour_pool(self, task: Task, heads: np.ndarray) -> np.ndarray:
+        """Every training protein (a node of the type in some TRAIN triple), as a search against the training
+        proteins finds them: the ``k`` best hits vote, those without the task's edges for nothing."""
+        ix = self._index
+        ends = np.union1d(ix.head[self._train], ix.tail[self._train])
+        pool = ends[ix.node_type_code[ends] == ix.type_id(task.head_type)]
+        return np.union1d(pool, heads)
+
+    def _features(self, task: Task, heads: np.ndarray):
+        return self._matrix[:, heads].tocsr()  # (num_nodes, n_heads)
+
+    def _similarities(self, task: Task, index: TaskIndex, query_nodes: np.ndarray) -> torch.Tensor:
+        sims = index.features[np.asarray(query_nodes, dtype=np.int64)].toarray()
+        return torch.from_numpy(sims.astype(np.float32, copy=False))
+
+    def _item_similarities(self, task: Task, index: TaskIndex, items: QueryItems) -> torch.Tensor:
+        """A KG protein's hits from the all-against-all search; new sequences searched against the proteins."""
+        nodes = np.asarray(items.nodes, dtype=np.int64)
+        sims = torch.zeros((len(nodes), len(index.heads)), dtype=torch.float32)
+        known, new = np.flatnonzero(nodes >= 0), np.flatnonzero(nodes < 0)
+        if len(known):
+            sims[torch.from_numpy(known)] = self._similarities(task, index, nodes[known])
+        if len(new):
+            rows = self.hits.search_nodes([items.features[i] for i in new], self.kg.num_nodes)
+            found = rows[:, index.heads].toarray()
+            sims[torch.from_numpy(new)] = torch.from_numpy(found.astype(np.float32))
+        return sims
+
+    def score_items(self, task: Task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
+        if task.head_type == self.node_type:
+            return super().score_items(task, items, candidate_nodes)
+        if task.tail_type != self.node_type:
+            raise NotApplicableError(f"{self.name}: neither end of {task.name} is a {self.node_type}")
+        base = self._query_type_scorer(task).score_items(task, items, candidate_nodes)
+        return self._spread(base, candidate_nodes)
+
+
+def _relative_to_best_hit(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row divided by its maximum (rows without hits stay empty)."""
+    best = np.asarray(matrix.max(axis=1).todense()).ravel()
+    scale = np.divide(1.0, best, out=np.zeros_like(best, dtype=np.float64), where=best > 0)
+    return (sp.diags(scale.astype(np.float32)) @ matrix).tocsr()
