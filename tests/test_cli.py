@@ -23,7 +23,7 @@ def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
     summary = json.loads(out)
     assert summary["splits"]["paper"]["test"] > 0 and summary["splits"]["inductive"]["excluded"] > 0
     out = invoke("encode", "-w", wd, "--no-progress")
-    assert "protein-composition-v1" in out and "failures=0" in out
+    assert "homology-mmseqs" in out and "failures=0" in out
     again = invoke("encode", "-w", wd, "--no-progress")  # cache hit: same store, no work
 
     def summary_lines(text):
@@ -36,7 +36,7 @@ def test_cli_prepare_encode_train_evaluate_retrieve(tmp_path):
     out = invoke("evaluate", "-w", wd)
     assert "Prot2BP" in out and "popularity" in out
     metrics = json.loads((wd / "eval" / "metrics.json").read_text())
-    task = metrics["tasks"]["Prot2BP"]["methods"]["biobridge"]
+    task = metrics["tasks"]["Prot2BP"]["methods"]["biobridge-hybrid"]  # the shipped retriever
     for key in ("mrr", "hits@1", "hits@3", "hits@10", "recall@10", "n_queries", "n_candidates"):
         assert key in task
     assert 0 < task["mrr"] <= 1
@@ -108,7 +108,7 @@ def test_cli_benchmark_with_replacing_variants(tiny_run, tmp_path):
         "--out",
         tmp_path / "b",
         "--variant",
-        "tiny=cpu,train.epochs=1,model.hidden_dim=16,validation_fraction=0.2",
+        "tiny=cpu,train.epochs=1,model.hidden_dim=16,retriever.validation_fraction=0.2",
         "--method",
         "tiny",
         "--method",
@@ -116,4 +116,4 @@ def test_cli_benchmark_with_replacing_variants(tiny_run, tmp_path):
     )
     assert "tiny" in out and "feature-knn" in out and "biobridge-hybrid" not in out
     record = json.loads((tmp_path / "b" / "runs" / "inductive-seed42" / "tiny.json").read_text())
-    assert record["settings"]["validation_fraction"] == 0.2
+    assert record["settings"]["overrides"]["retriever.validation_fraction"] == 0.2

@@ -30,6 +30,28 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def atomic_directory(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_dir)`` then put the directory in place of ``path``: at any moment ``path`` is the old
+    complete directory, the new complete one, or (between two renames) absent with the old one beside it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = None
+    try:
+        write(tmp)
+        if path.exists():
+            old = path.with_name(f".{path.name}.{os.getpid()}.old")
+            os.replace(path, old)
+        os.replace(tmp, path)
+    finally:
+        import shutil
+
+        for leftover in (tmp, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover)
+    return path
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))

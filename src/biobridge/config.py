@@ -1,7 +1,8 @@
 """Typed, frozen configuration for the bridge model and its training.
 
-Defaults are the CPU preset; ``preset("paper")`` gives the paper's values (DESIGN.md §1).
-TOML files in (``load_train_config``), JSON out (``asdict`` into the checkpoint's config.json).
+Defaults are the CPU preset; ``preset("paper")`` gives the paper's values (DESIGN.md §1). Three sections: the
+model, its training, and the retriever the run ships (``RetrieverConfig``). TOML files in
+(``load_run_config``), JSON out (``asdict`` into the run's config.json).
 """
 
 from __future__ import annotations
@@ -54,11 +55,38 @@ class TrainConfig:
             raise ValueError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
+RETRIEVER_KINDS = ("bridge", "hybrid")
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """What a trained run ships (``biobridge.retrieval.retriever``): the bridge alone, or the ``hybrid``: the
+    bridge's scores mixed with the baselines ``parts`` (``biobridge.baselines.build_baseline`` names), one
+    weight vector per task tuned on ``validation_fraction`` of the training heads held out from the bridge's
+    training (grid ``step``, at most ``max_queries`` validation queries per task; ``k``: neighbours of the
+    votes)."""
+
+    kind: str = "hybrid"
+    parts: tuple[str, ...] = ("homology-knn", "tanimoto-knn", "feature-knn", "graph-context", "popularity")
+    validation_fraction: float = 0.05
+    k: int = 50
+    step: float = 0.2
+    max_queries: int = 2000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(self.parts))
+        if self.kind not in RETRIEVER_KINDS:
+            raise ValueError(f"retriever.kind must be one of {RETRIEVER_KINDS}, got {self.kind!r}")
+        if self.kind == "hybrid" and not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError("retriever.validation_fraction must be in (0, 1) for a hybrid retriever")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     preset: str = "cpu"
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +97,8 @@ class RunConfig:
             preset=data.get("preset", "custom"),
             model=build_dataclass(ModelConfig, data.get("model", {})),
             train=build_dataclass(TrainConfig, data.get("train", {})),
+            # runs saved before the retriever existed shipped the bridge alone
+            retriever=build_dataclass(RetrieverConfig, data.get("retriever", {"kind": "bridge"})),
         )
 
 
@@ -93,6 +123,7 @@ PRESETS: dict[str, RunConfig] = {
             negative_pool=50,
             in_batch_negatives=False,
         ),
+        retriever=RetrieverConfig(kind="bridge"),  # the paper's method: the bridge alone
     ),
 }
 
@@ -103,30 +134,30 @@ def preset(name: str) -> RunConfig:
     return PRESETS[name]
 
 
+SECTIONS = ("model", "train", "retriever")
+
+
 def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """Apply ``{"model.n_layers": 4, "train.epochs": 1, ...}`` (None values are ignored)."""
-    model, train = config.model, config.train
+    """Apply ``{"model.n_layers": 4, "train.epochs": 1, "retriever.kind": "bridge", ...}`` (None values are
+    ignored)."""
+    sections = {name: getattr(config, name) for name in SECTIONS}
     for key, value in overrides.items():
         if value is None:
             continue
         section, _, name = key.partition(".")
-        target = {"model": model, "train": train}.get(section)
+        target = sections.get(section)
         if target is None or name not in {f.name for f in fields(target)}:
             raise ValueError(f"unknown config key {key!r}")
-        if section == "model":
-            model = replace(model, **{name: value})
-        else:
-            train = replace(train, **{name: value})
-    return replace(config, model=model, train=train)
+        sections[section] = replace(target, **{name: value})
+    return replace(config, **sections)
 
 
 def load_run_config(path: str | Path) -> RunConfig:
-    """Read a TOML file: optional ``preset = "paper"`` then ``[model]`` / ``[train]`` tables overriding it."""
+    """Read a TOML file: optional ``preset = "paper"`` then ``[model]`` / ``[train]`` / ``[retriever]`` tables
+    overriding it."""
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     base = preset(data.get("preset", "cpu"))
-    overrides = {
-        f"{section}.{k}": v for section in ("model", "train") for k, v in data.get(section, {}).items()
-    }
+    overrides = {f"{section}.{k}": v for section in SECTIONS for k, v in data.get(section, {}).items()}
     return with_overrides(base, overrides)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.artifacts import write_text
-from biobridge.baselines.popularity import PopularityScorer
+from biobridge.baselines import PopularityScorer, build_baseline
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.run import CONFIG_FILE, LoadedRun, RunSources, TrainedRun
 from biobridge.bridge.train import train_bridge
@@ -33,7 +33,8 @@ from biobridge.encoders import EmbeddingStore, encode_kg, merge_shards
 from biobridge.evaluation.evaluator import evaluate
 from biobridge.evaluation.result import EvaluationResult
 from biobridge.kg.graph import KnowledgeGraph
-from biobridge.kg.split import Split, load_or_create_split
+from biobridge.kg.split import Split, load_or_create_split, load_or_create_validation_split
+from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever, protein_hits, tune_hybrid
 from biobridge.retrieval.scorer import BridgeScorer
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,13 @@ def train(
     extra: dict[str, Any] | None = None,
     reuse: bool = False,
 ) -> TrainedRun:
-    """Train a bridge on a split of the working directory; the run goes to ``out_dir`` (default
-    WORKDIR/model). The split is ``protocol``/``seed`` (created when missing) or the one saved in
-    ``split_dir``. ``extra`` is recorded in the run's config. ``reuse``: return the run already in ``out_dir``
-    when it finished training with the same config on the same split."""
+    """Train a run on a split of the working directory; the run goes to ``out_dir`` (default WORKDIR/model).
+
+    The split is ``protocol``/``seed`` (created when missing) or the one saved in ``split_dir``; the run is
+    evaluated on its test part. With a hybrid retriever (``config.retriever``) the bridge is trained on the
+    training part minus a validation split's heads, whose queries then tune the hybrid's weights
+    (``biobridge.retrieval.retriever``). ``extra`` is recorded in the run's config. ``reuse``: return the run
+    already in ``out_dir`` when it finished with the same config on the same split."""
     wd = Workdir(workdir)
     kg = KnowledgeGraph.load(wd.kg)
     if split_dir is None:
@@ -176,7 +180,29 @@ def train(
     store = EmbeddingStore.load(wd.embeddings)
     table = EmbeddingTable.from_store(store, kg.num_nodes)
     sources = RunSources.describe(wd.kg, kg, store, split_dir, split)
-    return train_bridge(kg, split, table, config, out_dir, sources=sources, extra=extra, progress=progress)
+    rc = config.retriever
+    if rc.kind == "bridge":
+        return train_bridge(
+            kg, split, table, config, out_dir, sources=sources, extra=extra, progress=progress
+        )
+    validation, validation_dir = load_or_create_validation_split(kg, split, split_dir, rc.validation_fraction)
+    trained_on = {"trained_on": {"split": "validation", "hash": validation.content_hash()}}
+    run = train_bridge(
+        kg,
+        validation,
+        table,
+        config,
+        out_dir,
+        sources=sources,
+        extra={**(extra or {}), **trained_on},
+        progress=progress,
+    )
+    bridge = BridgeScorer(run.load_model(), table, name=BRIDGE_NAME)
+    _, record = tune_hybrid(
+        kg, split, validation, validation_dir, bridge, table, store, rc, seed=config.train.seed
+    )
+    run.save_retriever(record)
+    return run
 
 
 def load_run(
@@ -212,11 +238,15 @@ def load_run(
 def evaluate_run(
     loaded: LoadedRun, out_dir: Path, candidate_policy: str = "relation", baselines: bool = True
 ) -> EvaluationResult:
-    """Evaluate a loaded run (and the popularity baseline) on its split; write metrics.json and metrics.md."""
+    """Evaluate a loaded run's shipped retriever (and, with ``baselines``, popularity and homology-kNN, the
+    biologist's first try) on its split; write metrics.json and metrics.md."""
     kg, split, table = loaded.kg, loaded.split, loaded.table
-    scorers = [BridgeScorer(loaded.model, table)]
+    scorers = [build_retriever(loaded.run, loaded.model, kg, split, table, loaded.store)]
     if baselines:
         scorers.append(PopularityScorer(kg, split))
+        hits = protein_hits(kg, loaded.store, ["homology-knn"])
+        if hits is not None:
+            scorers.append(build_baseline("homology-knn", kg, split, table, hits=hits))
     start = time.perf_counter()
     result = evaluate(
         kg,

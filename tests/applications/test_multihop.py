@@ -1,9 +1,16 @@
-"""Multi-hop bridging: path parsing, one hop equals retrieval, hop cosines explain the score."""
+"""Multi-hop bridging: path parsing, one hop equals retrieval, hop scores explain the path score."""
 
 import numpy as np
 import pytest
 
-from biobridge.applications.multihop import Hop, MultiHopScorer, multi_hop, parse_path, search_paths
+from biobridge.applications.multihop import (
+    Hop,
+    HopScorer,
+    MultiHopScorer,
+    multi_hop,
+    parse_path,
+    search_paths,
+)
 from biobridge.evaluation import Task
 
 PATH = "disease:associated_with:protein,protein:rev_target:drug"
@@ -28,40 +35,38 @@ def test_single_hop_equals_retrieve(tiny_bridge):
 
 
 @pytest.mark.parametrize("aggregate", ["mean", "min"])
-def test_two_hops_scores_are_explained_by_hop_cosines(tiny_bridge, aggregate):
+def test_two_hops_scores_are_explained_by_hop_scores(tiny_bridge, aggregate):
     res = multi_hop(tiny_bridge, "Name: Marfan syndrome.", PATH, k=6, beam=4, aggregate=aggregate)
     assert len(res) == 6 and list(res["rank"]) == list(range(1, 7))
     assert np.all(np.diff(res["score"]) <= 1e-9)
     for row in res.itertuples():
         assert row.path.startswith("protein:")  # one intermediate node
-        expected = np.mean(row.hop_cosines) if aggregate == "mean" else np.min(row.hop_cosines)
+        expected = np.mean(row.hop_scores) if aggregate == "mean" else np.min(row.hop_scores)
         assert row.score == pytest.approx(expected, abs=2e-4)
 
 
 def test_beam_and_pool(tiny_bridge):
-    kg, table, model = tiny_bridge.kg, tiny_bridge.table, tiny_bridge.model
-    raw = tiny_bridge.encode(["Name: Marfan syndrome.", "Name: asthma."], "disease")
+    kg, scorer = tiny_bridge.kg, HopScorer.of(tiny_bridge)
+    items = tiny_bridge.query_items(["Name: Marfan syndrome.", "Name: asthma."], "disease")
     hops = parse_path(PATH)
-    narrow = search_paths(model, table, kg, raw, hops, beam=1)
-    wide = search_paths(model, table, kg, raw, hops, beam=10)
+    narrow = search_paths(scorer, kg, items, hops, beam=1)
+    wide = search_paths(scorer, kg, items, hops, beam=10)
     assert narrow.scores.shape == wide.scores.shape == (2, len(wide.candidates))
     # a wider beam can only find better best paths
     assert np.all(wide.scores.numpy() >= narrow.scores.numpy() - 1e-6)
-    soft = search_paths(model, table, kg, raw, hops, beam=10, pool="softmax")
+    soft = search_paths(scorer, kg, items, hops, beam=10, pool="softmax")
     assert np.all(soft.scores.numpy() >= wide.scores.numpy() - 1e-6)  # logsumexp >= max
 
 
 def test_scorer_matches_search(tiny_bridge):
-    kg, table, model = tiny_bridge.kg, tiny_bridge.table, tiny_bridge.model
+    kg, hops = tiny_bridge.kg, HopScorer.of(tiny_bridge)
     drugs = kg.nodes_of_type("drug")[:5]
     diseases = kg.nodes_of_type("disease")[:30]
     path = "drug:target:protein,protein:rev_associated_with:disease"
-    scorer = MultiHopScorer(model, table, kg, path, beam=3, query_batch=2)
+    scorer = MultiHopScorer(hops, kg, path, beam=3, query_batch=2)
     scores = scorer.score(Task("Drug2Disease", "drug", "indication", "disease"), drugs, diseases)
     assert scores.shape == (5, 30) and scores.dtype == np.float32
-    ref = search_paths(
-        model, table, kg, table.raw("drug", drugs), parse_path(path), beam=3, last_candidates=diseases
-    )
+    ref = search_paths(hops, kg, drugs, parse_path(path), beam=3, last_candidates=diseases)
     np.testing.assert_allclose(scores, ref.scores.numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="does not answer"):
         scorer.score(Task("Prot2Drug", "protein", "rev_target", "drug"), drugs, diseases)
@@ -78,6 +83,6 @@ def test_similarity_hop(tiny_bridge):
     res = multi_hop(tiny_bridge, "Name: Marfan syndrome.", path, k=4, beam=3)
     for row in res.itertuples():
         assert row.path.count(" -> ") == 1  # protein -> disease intermediate nodes
-        assert row.score == pytest.approx(np.mean(row.hop_cosines), abs=2e-4)
+        assert row.score == pytest.approx(np.mean(row.hop_scores), abs=2e-4)
     with pytest.raises(ValueError, match="similarity hop"):
         multi_hop(tiny_bridge, "x", "disease:~:protein", k=2)

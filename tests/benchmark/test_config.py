@@ -15,25 +15,28 @@ def test_presets_load_with_their_methods_in_report_order():
         "biobridge-hybrid",
         "biobridge-cpu+knn",
     ]
-    assert full.method_names[-3:] == ["popularity", "feature-knn", "graph-context"]
+    assert full.method_names[-5:] == [
+        "popularity",
+        "feature-knn",
+        "graph-context",
+        "homology-knn",
+        "tanimoto-knn",
+    ]
     quick = load_benchmark_config("quick")
     assert (
         quick.max_nodes_per_type == 120 and quick.kge_models == ("TransE", "DistMult") and quick.knn_k == 10
     )
-    assert quick.bridges[0].overrides == {"train.epochs": 10}
+    assert quick.bridges[0].overrides == {"train.epochs": 10, "retriever.k": 10}
     kinds = {name: m.kind for name, m in method_registry(quick).items()}
     assert (
         kinds["biobridge-hybrid"] == "hybrid"
         and kinds["transe"] == "kge"
         and kinds["popularity"] == "baseline"
     )
-    # a combination records the settings of its parts (they identify its cached results)
-    assert set(method_registry(quick)["biobridge-hybrid"].settings["parts"]) == {
-        "biobridge-cpu",
-        "feature-knn",
-        "graph-context",
-        "popularity",
-    }
+    # a hybrid records its bridge's settings and its retriever config (they identify its cached results)
+    hybrid = method_registry(quick)["biobridge-hybrid"].settings
+    assert hybrid["bridge"]["name"] == "biobridge-cpu" and hybrid["retriever"]["k"] == 10
+    assert "homology-knn" in hybrid["retriever"]["parts"]
 
 
 def test_a_user_file_replaces_keys_of_a_preset(tmp_path):
@@ -55,8 +58,9 @@ def test_a_user_file_replaces_keys_of_a_preset(tmp_path):
 
 
 def test_variants_parse_and_replace_the_bridges():
-    v = BridgeVariant.parse("small=cpu,train.epochs=1,model.hidden_dim=16,validation_fraction=0.2")
-    assert v.overrides == {"train.epochs": 1, "model.hidden_dim": 16} and v.validation_fraction == 0.2
+    v = BridgeVariant.parse("small=cpu,train.epochs=1,model.hidden_dim=16,retriever.validation_fraction=0.2")
+    assert v.overrides == {"train.epochs": 1, "model.hidden_dim": 16, "retriever.validation_fraction": 0.2}
+    assert v.run_config().retriever.validation_fraction == 0.2 and v.run_config().retriever.kind == "hybrid"
     with pytest.raises(ValueError, match="NAME=PRESET"):
         BridgeVariant.parse("small")
     config = load_benchmark_config("quick").with_bridges((v,))
@@ -68,5 +72,7 @@ def test_inconsistent_configs_are_refused():
     with pytest.raises(ValueError, match="unknown protocols"):
         BenchmarkConfig(protocols=("leaky",))
     quick = load_benchmark_config("quick")
-    with pytest.raises(ValueError, match="validation_fraction > 0"):
-        BenchmarkConfig(bridges=(BridgeVariant("b"),), hybrids=quick.hybrids)
+    with pytest.raises(ValueError, match="retriever is a hybrid"):
+        BenchmarkConfig(
+            bridges=(BridgeVariant("b", overrides={"retriever.kind": "bridge"}),), hybrids=quick.hybrids
+        )

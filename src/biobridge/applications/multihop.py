@@ -7,25 +7,30 @@ A path is a list of hops ``(head_type, relation, tail_type)`` whose types chain
 ``P_t e``), e.g. ``...,protein:rev_associated_with:disease,disease:~:disease`` snaps onto KG diseases first
 and then moves to similar diseases (those of another relation or a user candidate set).
 
+A hop is scored by the run's shipped retriever (``HopScorer``; ``biobridge.retrieval.retriever``): the
+bridge's cosine ``cos(transform(query), project(candidate))`` when the run ships the bridge alone, the
+hybrid's per-query standardised score when it ships the hybrid; a similarity hop is the cosine of the
+projections ``P_t e``.
+
 Search (beam over intermediate KG nodes):
 
-1. hop 1: the query's bridged vector ``transform(query, h1, r1, t1)`` is scored (cosine) against every
-   candidate of ``t1`` (KG nodes of that type taking part in ``r1``; every embedded node of the type for a
-   similarity hop); the ``beam`` best become the frontier.
-2. hop i > 1: every frontier node's stored embedding is transformed under hop i and scored against the
-   candidates of ``t_i``; a candidate reached from frontier node ``n`` gets the path score
-   ``aggregate(path score of n, cos_i)``; candidates pool the scores of the paths reaching them.
+1. hop 1: the query is scored against every candidate of ``t1`` (KG nodes of that type taking part in
+   ``r1``; every embedded node of the type for a similarity hop); the ``beam`` best become the frontier.
+2. hop i > 1: every frontier node is scored, as a KG node, against the candidates of ``t_i``; a candidate
+   reached from frontier node ``n`` gets the path score ``aggregate(path score of n, s_i)``; candidates pool
+   the scores of the paths reaching them.
 3. the last hop's candidates are ranked by their pooled score.
 
-Path-score ``aggregate`` (over the hop cosines ``c_1..c_L`` of one path):
+Path-score ``aggregate`` (over the hop scores ``s_1..s_L`` of one path):
 
-- ``"mean"`` (default): arithmetic mean of the cosines;
-- ``"product"``: product of ``(1 + c_i) / 2`` (each hop mapped to [0, 1], read as a soft conjunction);
+- ``"mean"`` (default): arithmetic mean of the hop scores;
+- ``"product"``: product of the hop scores mapped to [0, 1] (a cosine ``c`` as ``(1 + c) / 2``, a
+  standardised hybrid score ``z`` as ``sigmoid(z)``), read as a soft conjunction;
 - ``"min"``: the weakest hop.
 
 ``pool`` over the paths reaching a candidate: ``"max"`` (default; the best path, whose nodes are reported) or
 ``"softmax"`` (``tau * logsumexp(path scores / tau)``, tau 0.1: several good paths add up).
-Intermediate frontiers are pooled the same way. Cost: ``beam x n_candidates`` cosines per hop and query.
+Intermediate frontiers are pooled the same way. Cost: ``beam x n_candidates`` hop scores per hop and query.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+
+from biobridge.evaluation.scorer import QueryItems
+from biobridge.evaluation.tasks import Task
+from biobridge.retrieval.scorer import BridgeScorer
 
 AGGREGATES = ("mean", "product", "min")
 POOLS = ("max", "softmax")
@@ -87,20 +96,70 @@ def candidate_nodes(kg, table, node_type: str, relation: str | None) -> np.ndarr
 SIMILARITY = "~"
 
 
-def hop_vectors(model, raw: torch.Tensor, hop: Hop) -> torch.Tensor:
-    """L2-normalised query vectors of one hop: ``transform`` under the hop's relation, or for a similarity hop
-    (relation ``~``) the plain projection ``P_t e`` (nearest neighbours of the same type)."""
-    if hop.relation == SIMILARITY:
-        return F.normalize(model.project(raw, hop.head_type), dim=1)
-    return F.normalize(model.transform_named(raw, hop.head_type, hop.relation, hop.tail_type), dim=1)
+class HopScorer:
+    """Scores of one hop (see the module docstring): the shipped ``retriever`` (an ``ItemScorer``) for a
+    relation hop, the cosine of projections for a similarity hop; ``task_of(hop)`` names the hop's task (the
+    hybrid's weights are per task)."""
+
+    def __init__(self, retriever, model, table, task_of) -> None:
+        self.retriever = retriever
+        self.model = model.eval()
+        self.table = table
+        self.task_of = task_of
+        self.cosine = isinstance(retriever, BridgeScorer)
+
+    @classmethod
+    def bridge_only(cls, model, table) -> HopScorer:
+        """Hops scored by the bridge's cosine alone (e.g. a model that shipped no hybrid)."""
+        return cls(
+            BridgeScorer(model, table),
+            model,
+            table,
+            lambda hop: Task(str(hop), hop.head_type, hop.relation, hop.tail_type),
+        )
+
+    @classmethod
+    def of(cls, bridge) -> HopScorer:
+        """The hop scorer of a ``biobridge.retrieval.bridge.Bridge`` (its shipped retriever)."""
+        return cls(
+            bridge.retriever,
+            bridge.model,
+            bridge.table,
+            lambda hop: bridge.task(hop.head_type, hop.relation, hop.tail_type),
+        )
+
+    def unit(self, scores: torch.Tensor, hop: Hop) -> torch.Tensor:
+        """Hop scores mapped to [0, 1] (for ``aggregate="product"``)."""
+        return (1 + scores) / 2 if self.cosine or hop.relation == SIMILARITY else torch.sigmoid(scores)
+
+    def _projections(self, raw: torch.Tensor, node_type: str) -> torch.Tensor:
+        return F.normalize(self.model.project(raw, node_type), dim=1)
+
+    def from_items(self, hop: Hop, items: QueryItems, candidates: np.ndarray) -> torch.Tensor:
+        if hop.relation == SIMILARITY:
+            raw = torch.as_tensor(items.embeddings, dtype=torch.float32)
+            return self._projections(raw, hop.head_type) @ self._candidates(hop, candidates).T
+        return torch.from_numpy(self.retriever.score_items(self.task_of(hop), items, candidates))
+
+    def from_nodes(self, hop: Hop, nodes: np.ndarray, candidates: np.ndarray) -> torch.Tensor:
+        if hop.relation == SIMILARITY:
+            return (
+                self._projections(self.table.raw(hop.head_type, nodes), hop.head_type)
+                @ self._candidates(hop, candidates).T
+            )
+        return torch.from_numpy(self.retriever.score(self.task_of(hop), nodes, candidates))
+
+    def _candidates(self, hop: Hop, candidates: np.ndarray) -> torch.Tensor:
+        return F.normalize(self.table.project(self.model, candidates), dim=1)
 
 
-def _combine(prev: torch.Tensor, cos: torch.Tensor, hop_number: int, aggregate: str) -> torch.Tensor:
+def _combine(prev: torch.Tensor, score: torch.Tensor, hop_number: int, aggregate: str) -> torch.Tensor:
+    """Path score after one more hop (``score`` already in [0, 1] for ``"product"``)."""
     if aggregate == "mean":
-        return (prev * (hop_number - 1) + cos) / hop_number
+        return (prev * (hop_number - 1) + score) / hop_number
     if aggregate == "product":
-        return prev * (1 + cos) / 2
-    return torch.minimum(prev, cos)
+        return prev * score
+    return torch.minimum(prev, score)
 
 
 def _pool(paths: torch.Tensor, pool: str, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,13 +179,13 @@ class PathSearch:
     frontiers: list[np.ndarray]  # per intermediate hop: (q, b) frontier nodes
     parents: list[np.ndarray]  # per hop >= 2: (q, n_candidates_of_hop) beam position of the best path
     frontier_positions: list[np.ndarray]  # per intermediate hop: (q, b) positions in that hop's candidates
+    hop_candidates: list[np.ndarray]  # per hop: its candidate nodes (a hybrid's scores depend on the set)
 
 
 def search_paths(
-    model,
-    table,
+    scorer: HopScorer,
     kg,
-    raw_queries: torch.Tensor,
+    queries: QueryItems | np.ndarray,
     hops: Sequence[Hop],
     beam: int = 10,
     aggregate: str = "mean",
@@ -134,7 +193,8 @@ def search_paths(
     last_candidates: np.ndarray | None = None,
     tau: float = 0.1,
 ) -> PathSearch:
-    """Beam search over a path for raw head embeddings ``raw_queries`` (q, d) of ``hops[0].head_type``."""
+    """Beam search over a path for ``queries`` of ``hops[0].head_type``: ``QueryItems`` (new items or KG
+    nodes given by their inputs) or an array of KG nodes."""
     if aggregate not in AGGREGATES:
         raise ValueError(f"aggregate must be one of {AGGREGATES}")
     if pool not in POOLS:
@@ -143,20 +203,23 @@ def search_paths(
         raise ValueError("beam must be >= 1")
     hops = parse_path(hops)
     with torch.inference_mode():
-        frontiers, parents, positions = [], [], []
+        frontiers, parents, positions, hop_candidates = [], [], [], []
         acc = prev_cands = cands = None
         for i, hop in enumerate(hops):
             if i == len(hops) - 1 and last_candidates is not None:
                 cands = np.asarray(last_candidates, dtype=np.int64)
             else:
                 rel = None if hop.relation == SIMILARITY else hop.relation
-                cands = candidate_nodes(kg, table, hop.tail_type, rel)
+                cands = candidate_nodes(kg, scorer.table, hop.tail_type, rel)
             if len(cands) == 0:
                 raise ValueError(f"no embedded {hop.tail_type} candidates for {hop.relation}")
-            cvec = F.normalize(table.project(model, cands), dim=1)
+            hop_candidates.append(cands)
             if i == 0:
-                cos = hop_vectors(model, raw_queries, hop) @ cvec.T
-                acc = (1 + cos) / 2 if aggregate == "product" else cos
+                if isinstance(queries, QueryItems):
+                    scores = scorer.from_items(hop, queries, cands)
+                else:
+                    scores = scorer.from_nodes(hop, np.asarray(queries, dtype=np.int64), cands)
+                acc = scorer.unit(scores, hop) if aggregate == "product" else scores
             else:
                 b = min(beam, acc.shape[1])
                 top_val, top_pos = acc.topk(b, dim=1)
@@ -164,12 +227,13 @@ def search_paths(
                 front = prev_cands[top_pos]
                 frontiers.append(front)
                 positions.append(top_pos)
-                raw = table.raw(hop.head_type, front.ravel())
-                cos = (hop_vectors(model, raw, hop) @ cvec.T).view(front.shape[0], b, -1)
-                acc, parent = _pool(_combine(top_val[:, :, None], cos, i + 1, aggregate), pool, tau)
+                scores = scorer.from_nodes(hop, front.ravel(), cands).view(front.shape[0], b, -1)
+                if aggregate == "product":
+                    scores = scorer.unit(scores, hop)
+                acc, parent = _pool(_combine(top_val[:, :, None], scores, i + 1, aggregate), pool, tau)
                 parents.append(parent.numpy())
             prev_cands = cands
-    return PathSearch(acc, cands, frontiers, parents, positions)
+    return PathSearch(acc, cands, frontiers, parents, positions, hop_candidates)
 
 
 def best_path(search: PathSearch, row: int, position: int) -> list[int]:
@@ -192,10 +256,11 @@ def multi_hop(
     aggregate: str = "mean",
     pool: str = "max",
 ) -> pd.DataFrame:
-    """Top-``k`` nodes at the end of ``path`` for one raw query (or a KG node id of the first head type).
+    """Top-``k`` nodes at the end of ``path`` for one query (a new item, or a KG node of the first head type),
+    scored by the run's shipped retriever.
 
     Columns: rank, node_id, name, score (pooled path score), path (intermediate nodes of the best path as
-    ``type:id (name)``, joined by `` -> ``), hop_cosines (the cosine of every hop along that path).
+    ``type:id (name)``, joined by `` -> ``), hop_scores (the score of every hop along that path).
     """
     hops = parse_path(path)
     for hop in hops:
@@ -204,29 +269,28 @@ def multi_hop(
                 raise ValueError(f"a similarity hop links a type to itself, got {hop}")
             continue
         bridge.resolve_relation(hop.head_type, hop.tail_type, hop.relation)
-    raw = bridge.encode(bridge.resolve_query(query, hops[0].head_type).feature, hops[0].head_type)
-    search = search_paths(bridge.model, bridge.table, bridge.kg, raw, hops, beam, aggregate, pool)
+    scorer = HopScorer.of(bridge)
+    items = bridge.query_items([query], hops[0].head_type)
+    search = search_paths(scorer, bridge.kg, items, hops, beam, aggregate, pool)
     scores = search.scores[0]
     top = torch.topk(scores, min(k, len(scores))).indices.numpy()
     nodes_df = bridge.kg.nodes
     rows = []
     with torch.inference_mode():
-        q_vecs = {}
         for rank, pos in enumerate(top, start=1):
             inter = best_path(search, 0, int(pos))
             end = int(search.candidates[pos])
             chain = [None, *inter, end]
-            cosines = []
-            for h, (a, b) in zip(hops, zip(chain, chain[1:], strict=False), strict=True):
-                if a is None:
-                    key = ("query", h)
-                    if key not in q_vecs:
-                        q_vecs[key] = hop_vectors(bridge.model, raw, h)
-                    va = q_vecs[key]
-                else:
-                    va = hop_vectors(bridge.model, bridge.table.raw(h.head_type, np.array([a])), h)
-                vb = F.normalize(bridge.table.project(bridge.model, np.array([b])), dim=1)
-                cosines.append(round(float((va * vb).sum()), 4))
+            hop_scores = []
+            for h, cands, (a, b) in zip(
+                hops, search.hop_candidates, zip(chain, chain[1:], strict=False), strict=True
+            ):
+                s = (
+                    scorer.from_items(h, items, cands)
+                    if a is None
+                    else scorer.from_nodes(h, np.array([a]), cands)
+                )
+                hop_scores.append(round(float(s[0, int(np.searchsorted(cands, b))]), 4))
             label = " -> ".join(
                 f"{nodes_df.at[n, 'node_type']}:{nodes_df.at[n, 'node_id']} ({nodes_df.at[n, 'name']})"
                 for n in inter
@@ -238,10 +302,10 @@ def multi_hop(
                     "name": nodes_df.at[end, "name"],
                     "score": round(float(scores[pos]), 6),
                     "path": label,
-                    "hop_cosines": cosines,
+                    "hop_scores": hop_scores,
                 }
             )
-    return pd.DataFrame(rows, columns=["rank", "node_id", "name", "score", "path", "hop_cosines"])
+    return pd.DataFrame(rows, columns=["rank", "node_id", "name", "score", "path", "hop_scores"])
 
 
 class MultiHopScorer:
@@ -250,8 +314,7 @@ class MultiHopScorer:
 
     def __init__(
         self,
-        model,
-        table,
+        scorer: HopScorer,
         kg,
         path,
         beam: int = 10,
@@ -260,8 +323,7 @@ class MultiHopScorer:
         name: str | None = None,
         query_batch: int = 32,
     ):
-        self.model = model.eval()
-        self.table = table
+        self.scorer = scorer
         self.kg = kg
         self.hops = parse_path(path)
         self.beam, self.aggregate, self.pool = beam, aggregate, pool
@@ -274,12 +336,10 @@ class MultiHopScorer:
         out = []
         for start in range(0, len(query_nodes), self.query_batch):
             q = np.asarray(query_nodes[start : start + self.query_batch], dtype=np.int64)
-            raw = self.table.raw(task.head_type, q)
             res = search_paths(
-                self.model,
-                self.table,
+                self.scorer,
                 self.kg,
-                raw,
+                q,
                 self.hops,
                 self.beam,
                 self.aggregate,

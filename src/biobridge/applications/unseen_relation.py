@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from biobridge import pipeline
-from biobridge.applications.multihop import MultiHopScorer
+from biobridge.applications.multihop import HopScorer, MultiHopScorer
 from biobridge.baselines.popularity import PopularityScorer
 from biobridge.bridge.run import TrainedRun
+from biobridge.config import with_overrides
 from biobridge.evaluation import PAPER_TASKS, evaluate
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import EXCLUDED, TRAIN, Split, load_or_create_split
@@ -60,9 +61,10 @@ def train_without_relation(
     split_dir = wd.split(split.protocol, seed)
     split.save(split_dir)
     out_dir = Path(out_dir) if out_dir else wd.root / f"model_minus_{relation}"
+    bridge_only = with_overrides(config, {"retriever.kind": "bridge"})  # compositions use the bridge alone
     return pipeline.train(
         wd.root,
-        config,
+        bridge_only,
         split_dir=split_dir,
         out_dir=out_dir,
         progress=progress,
@@ -126,10 +128,9 @@ def unseen_relation_experiment(
         Constant(),
         PopularityScorer(kg, base_split, name="popularity (original training edges)"),
     ]
+    hops = HopScorer.bridge_only(model, table)  # the experiment is about the bridge's relations
     for label, path, aggregate, pool, beam in compositions:
-        scorers.append(
-            MultiHopScorer(model, table, kg, path, beam=beam, aggregate=aggregate, pool=pool, name=label)
-        )
+        scorers.append(MultiHopScorer(hops, kg, path, beam=beam, aggregate=aggregate, pool=pool, name=label))
     if supervised_model_dir is not None:
         supervised = TrainedRun.open(supervised_model_dir).load_model()
         scorers.append(BridgeScorer(supervised, table, name="supervised bridge"))

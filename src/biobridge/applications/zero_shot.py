@@ -85,7 +85,9 @@ def score_candidates(
     ``candidates``: a list of raw features, a TSV path (see :func:`read_candidates`) or a DataFrame with a
     ``feature`` column. ``relation`` is inferred when exactly one relation links ``head_type`` to
     ``tail_type`` (default ``as_type``). Invalid candidates raise ``ValueError`` naming the row.
-    Returns columns rank, id, name, score (cosine), feature; ``k`` keeps the top ``k``.
+    Returns columns rank, id, name, score (cosine), feature; ``k`` keeps the top ``k``. Scored by the bridge
+    alone, even when the run ships a hybrid: the hybrid's baselines vote for KG nodes, and user candidates
+    are not KG nodes.
     """
     tail_type = tail_type or as_type
     relation = bridge.resolve_relation(head_type, tail_type, relation)

@@ -36,22 +36,25 @@ BENCHMARK_PROTOCOLS = ("paper", "transductive", "inductive")
 
 @dataclass(frozen=True)
 class BridgeVariant:
-    """A bridge to train: a training preset plus ``with_overrides`` keys. ``note`` says what was reduced.
-
-    ``validation_fraction > 0``: the bridge trains on the TRAIN part of
-    ``validation_split(split, validation_fraction)`` (the held-out validation heads tune the hybrids built on
-    it); 0 trains on the whole training part."""
+    """A run to train: a preset plus ``with_overrides`` keys (``model.*``, ``train.*``, ``retriever.*``);
+    ``note`` says what was reduced. Its bridge alone is reported under ``name``; a run whose retriever is a
+    hybrid (the ``cpu`` preset's default) trains its bridge without its validation heads, and a ``HybridSpec``
+    reports that retriever."""
 
     name: str
     preset: str = "cpu"
     overrides: dict[str, Any] = field(default_factory=dict)
     note: str = ""
-    validation_fraction: float = 0.0
+
+    def run_config(self):
+        from biobridge.config import preset, with_overrides
+
+        return with_overrides(preset(self.preset), self.overrides)
 
     @classmethod
     def parse(cls, spec: str) -> BridgeVariant:
         """``NAME=PRESET[,key=value...]``; values are read as JSON when they parse (numbers, booleans) and as
-        strings otherwise; ``validation_fraction=F`` holds validation heads back."""
+        strings otherwise."""
         name, sep, rest = spec.partition("=")
         if not sep or not name or not rest:
             raise ValueError(f"a bridge variant looks like NAME=PRESET[,key=value...], got {spec!r}")
@@ -62,21 +65,20 @@ class BridgeVariant:
             if not sep or not key or not value:
                 raise ValueError(f"variant settings look like key=value, got {pair!r} in {spec!r}")
             overrides[key] = _json_or_str(value)
-        validation = float(overrides.pop("validation_fraction", 0.0))
         note = f"{preset_name} preset with {overrides}"
         if preset_name == "paper" and overrides:
             note += " (REDUCED for CPU; the paper trains 10 full epochs)"
-        return cls(name, preset_name, overrides, note, validation_fraction=validation)
+        return cls(name, preset_name, overrides, note)
 
 
 @dataclass(frozen=True)
 class HybridSpec:
-    """The bridge's and the baselines' standardised scores mixed with per-task weights tuned on the bridge's
-    validation split (the bridge needs ``validation_fraction > 0``)."""
+    """The hybrid retriever a bridge run ships (``biobridge.retrieval.retriever``: the bridge's and the
+    baselines' standardised scores mixed with per-task weights tuned on the run's validation heads), reported
+    under ``name``; the run's retriever must be a hybrid."""
 
     name: str
     bridge: str
-    parts: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,6 @@ class BenchmarkConfig:
     fusions: tuple[FusionSpec, ...] = ()
     fusion_k: float = 60.0
     hybrids: tuple[HybridSpec, ...] = ()
-    hybrid_step: float = 0.2
-    hybrid_max_queries: int = 2000
     test_fraction: float = 0.1
     max_nodes_per_type: int | None = None
     candidate_policy: str = "relation"
@@ -120,13 +120,10 @@ class BenchmarkConfig:
             if wrong:
                 raise ValueError(f"fusion {f.name!r}: parts must be bridges or baselines, not {wrong}")
         for h in self.hybrids:
-            if h.bridge not in bridges or not bridges[h.bridge].validation_fraction:
+            if h.bridge not in bridges or bridges[h.bridge].run_config().retriever.kind != "hybrid":
                 raise ValueError(
-                    f"hybrid {h.name!r}: {h.bridge!r} must be a bridge with validation_fraction > 0"
+                    f"hybrid {h.name!r}: {h.bridge!r} must be a bridge whose retriever is a hybrid"
                 )
-            wrong = [p for p in h.parts if p not in BASELINE_NAMES]
-            if wrong:
-                raise ValueError(f"hybrid {h.name!r}: parts must be among {BASELINE_NAMES}, not {wrong}")
 
     @property
     def method_names(self) -> list[str]:
@@ -149,9 +146,7 @@ class BenchmarkConfig:
             raise ValueError(f"unknown benchmark config keys: {sorted(unknown)}")
         d = dict(data)
         d["bridges"] = tuple(BridgeVariant(**b) for b in d.get("bridges", ()))
-        d["hybrids"] = tuple(
-            HybridSpec(h["name"], h["bridge"], tuple(h["parts"])) for h in d.get("hybrids", ())
-        )
+        d["hybrids"] = tuple(HybridSpec(h["name"], h["bridge"]) for h in d.get("hybrids", ()))
         d["fusions"] = tuple(FusionSpec(f["name"], tuple(f["parts"])) for f in d.get("fusions", ()))
         for key in ("protocols", "seeds", "kge_models", "baselines"):
             if key in d:
@@ -161,7 +156,7 @@ class BenchmarkConfig:
     def with_bridges(self, variants: tuple[BridgeVariant, ...]) -> BenchmarkConfig:
         """These bridges instead of the configured ones; hybrids and fusions built on a bridge they replace
         are dropped."""
-        tuned = {v.name for v in variants if v.validation_fraction}
+        tuned = {v.name for v in variants if v.run_config().retriever.kind == "hybrid"}
         names = {v.name for v in variants} | set(self.baselines)
         return replace(
             self,

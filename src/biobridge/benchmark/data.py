@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from biobridge import pipeline
+from biobridge.artifacts import hash_strings
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.encoders import EmbeddingStore, derive_store
+from biobridge.encoders.homology import ProteinHits, kg_protein_hits
 from biobridge.evaluation.tasks import PAPER_TASKS, Task, discover_tasks
 from biobridge.kg.graph import KnowledgeGraph
-from biobridge.kg.split import Split, load_or_create_split, validation_split
+from biobridge.kg.split import Split, load_or_create_split
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +30,25 @@ SUBSET_SEED = 42
 class BenchmarkData:
     workdir: pipeline.Workdir  # the working directory the benchmark trains in (the subset's, if any)
     kg: KnowledgeGraph
+    store: EmbeddingStore
     table: EmbeddingTable
     info: dict[str, Any]
+    _hits: ProteinHits | None = None
+
+    def identity(self, embeddings: bool) -> dict[str, Any]:
+        """What a result depends on in the data: the scorable nodes, and (``embeddings``) every type's encoder
+        inputs (``input_hash``: encoder, its settings and the features)."""
+        scorable = self.table.has_embedding(np.arange(self.kg.num_nodes))
+        out: dict[str, Any] = {"scorable": hash_strings([np.packbits(scorable).tobytes().hex()])[:16]}
+        if embeddings:
+            out["embeddings"] = {t: self.store.entry(t)["input_hash"] for t in self.store.node_types}
+        return out
+
+    def protein_hits(self) -> ProteinHits | None:
+        """The KG proteins' all-against-all MMseqs2 search (for homology-kNN), None without protein nodes."""
+        if self._hits is None and "protein" in self.store.node_types:
+            self._hits = kg_protein_hits(self.kg, self.store, "protein")
+        return self._hits
 
     def tasks(self, which: str = "all") -> list[Task]:
         tasks = discover_tasks(self.kg)
@@ -39,14 +60,6 @@ class BenchmarkData:
     def split(self, protocol: str, seed: int, test_fraction: float) -> tuple[Split, Path]:
         directory = self.workdir.split(protocol, seed)
         return load_or_create_split(self.kg, directory, protocol, test_fraction, seed), directory
-
-    def validation(self, split: Split, split_dir: Path, fraction: float) -> tuple[Split, Path]:
-        """``validation_split(split, fraction)``, saved beside ``split`` so runs trained on it can be opened."""
-        directory = split_dir.with_name(f"{split_dir.name}-validation{fraction:g}")
-        validation = validation_split(self.kg, split, fraction)
-        if not (directory / "split.json").exists() or Split.load(directory) != validation:
-            validation.save(directory)
-        return validation, directory
 
 
 def load_benchmark_data(workdir: str | Path, max_nodes_per_type: int | None, progress: bool) -> BenchmarkData:
@@ -70,7 +83,7 @@ def load_benchmark_data(workdir: str | Path, max_nodes_per_type: int | None, pro
         "subset": kg.provenance.get("subset"),
         "encoders": {t: store.manifest[t].get("encoder") for t in store.node_types},
     }
-    return BenchmarkData(wd, kg, EmbeddingTable.from_store(store, kg.num_nodes), info)
+    return BenchmarkData(wd, kg, store, EmbeddingTable.from_store(store, kg.num_nodes), info)
 
 
 def _subset_workdir(parent: pipeline.Workdir, kg: KnowledgeGraph, store: EmbeddingStore, max_nodes: int):
@@ -83,6 +96,11 @@ def _subset_workdir(parent: pipeline.Workdir, kg: KnowledgeGraph, store: Embeddi
     if not saved.exists() or KnowledgeGraph.load(wd.kg).content_hash() != sub.content_hash():
         sub.save(wd.kg)
     sub_store = derive_store(store, kg, sub, wd.embeddings)
+    if any(store.entry(t).get("state") for t in sub.node_types):
+        # stateful encoders were fitted on the parent's items: fit them again on the subset's (the copied
+        # types are cache hits for the parent's specs)
+        specs = {sub.modalities[t]: store.entry(t)["spec"] for t in sub.node_types}
+        sub_store = pipeline.encode(wd.root, specs, progress=False)
     log.info(
         "benchmark on a seeded subset of %s (%d nodes per type at most): %s", parent.root, max_nodes, wd.root
     )

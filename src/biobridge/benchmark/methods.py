@@ -10,20 +10,22 @@ config and split exists), ``hybrid`` (a bridge mixed with baselines, weights tun
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from biobridge import pipeline
-from biobridge.baselines import RankFusionScorer, build_baseline, fit_tuned_fusion
+from biobridge.baselines import RankFusionScorer, build_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
+from biobridge.bridge.run import TrainedRun
 from biobridge.config import preset, with_overrides
+from biobridge.encoders.homology import DEFAULT_SEARCH
 from biobridge.evaluation.scorer import NotApplicableScorer, Scorer
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.split import Split
+from biobridge.retrieval.retriever import build_retriever
 from biobridge.retrieval.scorer import BridgeScorer
 
 __all__ = ["Method", "MethodContext", "method_registry"]
@@ -45,6 +47,7 @@ class MethodContext:
     registry: dict[str, Method]
     progress: bool = False
     _bridges: dict[str, Built] = field(default_factory=dict)
+    runs: dict[str, TrainedRun] = field(default_factory=dict)  # bridge name -> its run on this split
 
     def build(self, name: str) -> Built:
         """The scorer of method ``name`` and the details to record. Bridges are built once per split (the
@@ -82,13 +85,9 @@ def method_registry(config: BenchmarkConfig) -> dict[str, Method]:
         methods[name] = Method(name, "baseline", _baseline_settings(name, config), _baseline_builder(name))
     # combinations record their parts' settings
     for h in config.hybrids:
-        parts = {p: methods[p].settings for p in (h.bridge, *h.parts)}
-        settings = {
-            "kind": "hybrid",
-            "step": config.hybrid_step,
-            "max_validation_queries": config.hybrid_max_queries,
-            "parts": parts,
-        }
+        variant = next(b for b in config.bridges if b.name == h.bridge)
+        retriever = asdict(variant.run_config().retriever)
+        settings = {"kind": "hybrid", "bridge": methods[h.bridge].settings, "retriever": retriever}
         methods[h.name] = Method(h.name, "hybrid", settings, methods[h.name].build)
     for f in config.fusions:
         settings = {
@@ -105,24 +104,30 @@ def _baseline_settings(name: str, config: BenchmarkConfig) -> dict[str, Any]:
         return {"kind": "baseline", "k": config.knn_k}
     if name == "graph-context":
         return {"kind": "baseline", "k": config.knn_k, "context": "both edge directions"}
+    if name == "homology-knn":
+        return {
+            "kind": "baseline",
+            "k": min(config.knn_k, 20),
+            "search": DEFAULT_SEARCH.identity(),
+            "protein_tails": "query-type kNN spread to homologs (0.5)",
+        }
+    if name == "tanimoto-knn":
+        return {"kind": "baseline", "k": config.knn_k, "fingerprint": "Morgan r=2, 2048 bits"}
     return {"kind": "baseline"}
 
 
 # ---- builders ------------------------------------------------------------------------------------
 def train_variant(ctx: MethodContext, variant: BridgeVariant):
-    """The run of ``variant`` on this split (on its validation split when the variant holds heads back),
-    trained through the pipeline or reused when finished with the same config and split."""
+    """The run of ``variant`` on this split (a hybrid retriever trains its bridge without its validation heads
+    and tunes on them), trained through the pipeline or reused when finished with the same config and split."""
     overrides = {"train.seed": ctx.seed, **variant.overrides}
     if ctx.config.num_threads:
         overrides.setdefault("train.num_threads", ctx.config.num_threads)
     run_config = with_overrides(preset(variant.preset), overrides)
-    split_dir = ctx.split_dir
-    if variant.validation_fraction:
-        _, split_dir = ctx.data.validation(ctx.split, ctx.split_dir, variant.validation_fraction)
     run = pipeline.train(
         ctx.data.workdir.root,
         run_config,
-        split_dir=split_dir,
+        split_dir=ctx.split_dir,
         out_dir=ctx.models_dir / variant.name,
         progress=ctx.progress,
         reuse=True,
@@ -133,11 +138,8 @@ def train_variant(ctx: MethodContext, variant: BridgeVariant):
 def _bridge_builder(variant: BridgeVariant) -> Callable[[MethodContext], Built]:
     def build(ctx: MethodContext) -> Built:
         run, run_config = train_variant(ctx, variant)
-        details = {
-            "run_config": run_config.to_dict(),
-            "training": run.training,
-            "note": variant.note,
-        }
+        details = {"run_config": run_config.to_dict(), "training": run.training, "note": variant.note}
+        ctx.runs[variant.name] = run
         return BridgeScorer(run.load_model(), ctx.data.table, name=variant.name), details
 
     return build
@@ -145,33 +147,19 @@ def _bridge_builder(variant: BridgeVariant) -> Callable[[MethodContext], Built]:
 
 def _hybrid_builder(spec: HybridSpec) -> Callable[[MethodContext], Built]:
     def build(ctx: MethodContext) -> Built:
-        variant = next(b for b in ctx.config.bridges if b.name == spec.bridge)
-        bridge, _ = ctx.build(spec.bridge)  # trained on the validation split's TRAIN part
-        validation, _ = ctx.data.validation(ctx.split, ctx.split_dir, variant.validation_fraction)
-        started = time.perf_counter()
-        scorer, tuned = fit_tuned_fusion(
-            ctx.data.kg,
-            ctx.split,
-            validation,
-            bridge,
-            spec.parts,
-            ctx.tasks,
-            table=ctx.data.table,
-            k=ctx.config.knn_k,
-            name=spec.name,
-            step=ctx.config.hybrid_step,
-            max_queries=ctx.config.hybrid_max_queries,
-            candidate_policy=ctx.config.candidate_policy,
-            seed=ctx.seed,
-        )
-        details = {
+        bridge, details = ctx.build(spec.bridge)
+        run = ctx.runs[spec.bridge]
+        data = ctx.data
+        scorer = build_retriever(run, bridge.model, data.kg, ctx.split, data.table, data.store)
+        scorer.name = spec.name
+        record = run.retriever
+        return scorer, {
             "settings": scorer.settings,
-            "tuning": tuned,
-            "tuning_seconds": round(time.perf_counter() - started, 2),
-            "validation_split_hash": validation.content_hash(),
-            "bridge_training": ctx.build(spec.bridge)[1]["training"],
+            "tuning": record["tuning"],
+            "tuning_seconds": record["tuning_seconds"],
+            "validation_split_hash": record["validation"]["hash"],
+            "bridge_training": details["training"],
         }
-        return scorer, details
 
     return build
 
@@ -207,7 +195,8 @@ def _kge_builder(model: str) -> Callable[[MethodContext], Built]:
 
 def _baseline_builder(name: str) -> Callable[[MethodContext], Built]:
     def build(ctx: MethodContext) -> Built:
-        scorer = build_baseline(name, ctx.data.kg, ctx.split, ctx.data.table, k=ctx.config.knn_k)
+        hits = ctx.data.protein_hits() if name == "homology-knn" else None
+        scorer = build_baseline(name, ctx.data.kg, ctx.split, ctx.data.table, k=ctx.config.knn_k, hits=hits)
         return scorer, {"settings": getattr(scorer, "settings", {})}
 
     return build

@@ -144,8 +144,12 @@ def _write_tables(summary: dict[str, Any], out_dir: Path, candidate_policy: str)
         plot_protocol(protocol, agg, out_dir / f"{protocol}.png")
 
 
-def _fingerprint(method: Method, config: BenchmarkConfig, tasks: list[Task]) -> str:
+def _fingerprint(method: Method, config: BenchmarkConfig, tasks: list[Task], data: BenchmarkData) -> str:
+    """Identity of a result: the method's settings, the candidate policy, the tasks and the data it read (the
+    nodes with embeddings decide queries and candidates for every method; the embeddings themselves matter to
+    every method but popularity and the KG embeddings)."""
     payload = {
+        "data": data.identity(embeddings=method.kind != "kge" and method.name != "popularity"),
         "settings": method.settings,
         "policy": config.candidate_policy,
         "tasks": [t.name for t in tasks],
@@ -161,7 +165,7 @@ def _run_split(
     records: dict[str, dict[str, Any]] = {}
     for name, method in ctx.registry.items():
         path = runs_dir / f"{name}.json"
-        fingerprint = _fingerprint(method, ctx.config, ctx.tasks)
+        fingerprint = _fingerprint(method, ctx.config, ctx.tasks, ctx.data)
         if path.exists() and not (force and name in selected):
             saved = read_json(path)
             if (

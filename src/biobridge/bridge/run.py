@@ -7,6 +7,9 @@ Layout::
     model.safetensors   the weights
     train_log.jsonl     one JSON row per logged step (written by the training loop)
     loss_curve.png      the loss curve
+    retriever.json      what the run ships as its retriever when it is not the bridge alone: the tuned
+                        hybrid's parts, weights per task and the validation split they were tuned on
+                        (``biobridge.retrieval.retriever``)
 
 ``sources`` says what the run was trained from: the KG directory, the embedding store and the split
 directory (stored as paths relative to the run directory, so a working directory can be moved or copied
@@ -39,10 +42,19 @@ from biobridge.encoders import EmbeddingStore
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split
 
-__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "LoadedRun", "RunSources", "TrainedRun", "save_run"]
+__all__ = [
+    "CONFIG_FILE",
+    "RETRIEVER_FILE",
+    "WEIGHTS_FILE",
+    "LoadedRun",
+    "RunSources",
+    "TrainedRun",
+    "save_run",
+]
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+RETRIEVER_FILE = "retriever.json"
 RUN_FORMAT = "biobridge-checkpoint-v1"
 # manifest fields of each node type's encoder that a run records
 ENCODER_FIELDS = ("encoder", "spec", "dim", "input_hash", "n_failures")
@@ -200,8 +212,9 @@ class TrainedRun:
         return dict(self.config.get("training", {}))
 
     def is_complete(self, run_config: RunConfig, split_hash: str) -> bool:
-        """Trained to the end with ``run_config`` on the split with ``split_hash``. Configs are compared
-        through ``RunConfig`` so that a run saved before a new config field (at its default) matches."""
+        """Trained to the end with ``run_config`` on the split with ``split_hash``, its retriever written.
+        Configs are compared through ``RunConfig`` so that a run saved before a new config field (at its
+        default) matches."""
         saved = self.run_config
         split = (self.sources.split or {}) if self.sources else {}
         return (
@@ -209,7 +222,26 @@ class TrainedRun:
             and self.training.get("epochs_completed") == run_config.train.epochs
             and _plain(saved.to_dict()) == _plain(run_config.to_dict())
             and split.get("hash") == split_hash
+            and (run_config.retriever.kind == "bridge" or self.retriever is not None)
         )
+
+    @property
+    def retriever(self) -> dict[str, Any] | None:
+        """The shipped retriever's record (``retriever.json``), None when the run ships the bridge alone."""
+        path = self.directory / RETRIEVER_FILE
+        return read_json(path) if path.exists() else None
+
+    def save_retriever(self, record: dict[str, Any]) -> None:
+        """Write ``retriever.json`` (atomically); ``record["validation"]["split_dir"]``, if given as a path,
+        is stored relative to the run directory."""
+        record = dict(record)
+        validation = dict(record.get("validation", {}))
+        if "split_dir" in validation:
+            validation["split_dir"] = os.path.relpath(
+                Path(validation["split_dir"]).resolve(), self.directory.resolve()
+            )
+            record["validation"] = validation
+        write_json(self.directory / RETRIEVER_FILE, record)
 
     # ---- loading -------------------------------------------------------------------------------
     def load_model(self, map_location: str = "cpu") -> BridgeModel:
@@ -253,11 +285,6 @@ class TrainedRun:
         if split.kg_hash != kg.content_hash():
             raise ValueError(f"the split in {split_dir} was made for another KG")
         return split
-
-    def encoder_specs(self, store: EmbeddingStore) -> dict[str, str]:
-        """Node type -> encoder spec of every type the model projects (from the store's manifest)."""
-        schema = BridgeSchema.from_dict(self.config["schema"])
-        return {t: store.manifest[t]["spec"] for t in schema.node_types}
 
 
 def _plain(obj: Any) -> Any:

@@ -35,16 +35,17 @@ def benchmark(
     kge_epochs: int | None = typer.Option(None, help="Epochs of every KGE model."),
     variant: list[str] = typer.Option(
         [],
-        help="Bridge variants NAME=PRESET[,key=value...] replacing the "
-        "config's, e.g. 'biobridge-l0=cpu,model.n_layers=0,train.epochs=2'; "
-        "validation_fraction=0.05 holds validation heads back (the hybrid needs "
-        "'biobridge-cpu' with it).",
+        help="Runs NAME=PRESET[,key=value...] replacing the config's, e.g. "
+        "'biobridge-l0=cpu,model.n_layers=0,train.epochs=2' or 'b=cpu,retriever.kind=bridge'; hybrids built "
+        "on a replaced run are dropped.",
     ),
     max_nodes_per_type: int | None = typer.Option(
         None, help="Run on a seeded subset of the working dir's KG."
     ),
-    tasks: str = typer.Option("all", help="'all' tasks of the KG or the paper's 'paper' tasks."),
-    threads: int | None = typer.Option(None, help="torch threads."),
+    tasks: str | None = typer.Option(
+        None, help="'all' tasks of the KG or the paper's 'paper' tasks (default: the config's)."
+    ),
+    threads: int | None = typer.Option(None, help="torch threads (default: the config's)."),
     out: Path | None = typer.Option(None, help="Output directory (default WORKDIR/benchmark[-NAME])."),
     docs: Path | None = typer.Option(
         None, help="Regenerate the benchmark section of this Markdown file (e.g. docs/benchmarks.md)."
@@ -57,7 +58,7 @@ def benchmark(
     from biobridge.benchmark import BridgeVariant, load_benchmark_config, run_benchmark
 
     cfg = load_benchmark_config(config or ("quick" if quick else "full"))
-    changes: dict = {"tasks": tasks, "num_threads": threads}
+    changes: dict = {k: v for k, v in (("tasks", tasks), ("num_threads", threads)) if v is not None}
     if kge_model:
         changes["kge_models"] = tuple(kge_model)
     if kge_epochs is not None:

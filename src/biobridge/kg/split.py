@@ -226,6 +226,18 @@ def validation_split(kg: KnowledgeGraph, split: Split, fraction: float = 0.05) -
     return _make_split(kg, split.protocol, seed, fraction, part, held)
 
 
+def load_or_create_validation_split(
+    kg: KnowledgeGraph, split: Split, split_dir: str | Path, fraction: float
+) -> tuple[Split, Path]:
+    """``validation_split(kg, split, fraction)``, saved beside ``split`` (``<split_dir>-validation<f>``) so
+    that runs trained on it can be opened later; reused when the saved one is the same."""
+    directory = Path(split_dir).with_name(f"{Path(split_dir).name}-validation{fraction:g}")
+    validation = validation_split(kg, split, fraction)
+    if not (directory / SPLIT_JSON).exists() or Split.load(directory) != validation:
+        validation.save(directory)
+    return validation, directory
+
+
 def _check_protocol(protocol: str, fraction: float) -> None:
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown split protocol {protocol!r}; expected one of {PROTOCOLS}")

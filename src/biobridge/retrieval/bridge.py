@@ -18,10 +18,13 @@ import torch.nn.functional as F
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel
 from biobridge.bridge.run import LoadedRun, TrainedRun
-from biobridge.encoders import build_encoder
+from biobridge.evaluation.scorer import ItemScorer, QueryItems
+from biobridge.evaluation.tasks import Task, discover_tasks
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.retrieval.faiss_index import make_index
 from biobridge.retrieval.index import CandidateIndex
+from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever
+from biobridge.retrieval.scorer import BridgeScorer
 
 Items = str | Sequence[str] | np.ndarray
 
@@ -35,18 +38,32 @@ class ResolvedQuery:
 
 
 class Bridge:
+    """A trained run ready to answer queries: its model, KG, embeddings, the encoders that made them (with
+    their fitted state), its split and the retriever it ships (``biobridge.retrieval.retriever``)."""
+
     def __init__(
-        self, model: BridgeModel, kg: KnowledgeGraph, table: EmbeddingTable, encoder_specs: dict[str, str]
+        self,
+        model: BridgeModel,
+        kg: KnowledgeGraph,
+        table: EmbeddingTable,
+        store,
+        split=None,
+        retriever: ItemScorer | None = None,
     ):
         self.model = model.eval()
         self.kg = kg
         self.table = table
-        self.encoder_specs = encoder_specs  # node type -> encoder spec (from the store manifest)
+        self.store = store
+        self.split = split
+        self.retriever = (
+            retriever if retriever is not None else BridgeScorer(self.model, table, name=BRIDGE_NAME)
+        )
         self._encoders: dict[str, object] = {}
         self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
         self._feature_lookup: dict[str, dict[str, int]] = {}
-        # Candidate search: exact by default; e.g. {"kind": "hnsw", "ef_search": 256} for a FAISS index
-        # (extra `faiss`). Set before the first retrieve (indexes are cached).
+        self._tasks: dict[tuple[str, str, str], Task] | None = None
+        # Candidate search of the bridge alone: exact by default; e.g. {"kind": "hnsw", "ef_search": 256} for a
+        # FAISS index (extra `faiss`). Set before the first retrieve (indexes are cached).
         self.index_options: dict[str, object] = {}
 
     @classmethod
@@ -59,7 +76,12 @@ class Bridge:
 
     @classmethod
     def from_run(cls, loaded: LoadedRun) -> Bridge:
-        return cls(loaded.model, loaded.kg, loaded.table, loaded.run.encoder_specs(loaded.store))
+        retriever = None
+        if loaded.split is not None:
+            retriever = build_retriever(
+                loaded.run, loaded.model, loaded.kg, loaded.split, loaded.table, loaded.store
+            )
+        return cls(loaded.model, loaded.kg, loaded.table, loaded.store, loaded.split, retriever)
 
     # ---- embeddings --------------------------------------------------------------------------------
     def encode(self, items: Items, node_type: str) -> torch.Tensor:
@@ -69,11 +91,11 @@ class Bridge:
             return emb[None] if emb.ndim == 1 else emb
         if isinstance(items, str):
             items = [items]
-        if node_type not in self.encoder_specs:
-            raise KeyError(f"no encoder for node type {node_type!r}; known: {sorted(self.encoder_specs)}")
+        if node_type not in self.store.node_types:
+            raise KeyError(f"no encoder for node type {node_type!r}; known: {self.store.node_types}")
         encoder = self._encoders.get(node_type)
         if encoder is None:
-            encoder = self._encoders[node_type] = build_encoder(self.encoder_specs[node_type])
+            encoder = self._encoders[node_type] = self.store.encoder(node_type)
         for i, item in enumerate(items):
             reason = encoder.invalid_reason(item)
             if reason is not None:
@@ -152,6 +174,25 @@ class Bridge:
         return ResolvedQuery(str(self.kg.nodes.at[int(hit), "feature"]), int(hit))
 
     # ---- retrieval ---------------------------------------------------------------------------------
+    def task(self, head_type: str, relation: str, tail_type: str) -> Task:
+        """The KG's task (with its name, which keys a hybrid's weights) for this triple pattern."""
+        if self._tasks is None:
+            self._tasks = {t.key: t for t in discover_tasks(self.kg)}
+        key = (head_type, relation, tail_type)
+        return self._tasks.get(key, Task(f"{head_type}-{relation}-{tail_type}", *key))
+
+    def query_items(self, queries: list[str], head_type: str) -> QueryItems:
+        """Queries as the retriever reads them: KG nodes with their stored embeddings, new items encoded."""
+        resolved = [self.resolve_query(q, head_type) for q in queries]
+        nodes = np.array([-1 if r.node is None else r.node for r in resolved], dtype=np.int64)
+        emb = np.zeros((len(queries), self.table.input_dims[head_type]), dtype=np.float32)
+        known, new = np.flatnonzero(nodes >= 0), np.flatnonzero(nodes < 0)
+        if len(known):
+            emb[known] = self.table.raw(head_type, nodes[known]).numpy()
+        if len(new):
+            emb[new] = self.encode([resolved[i].feature for i in new], head_type).numpy()
+        return QueryItems([r.feature for r in resolved], emb, nodes)
+
     def retrieve(
         self,
         query: str,
@@ -161,30 +202,40 @@ class Bridge:
         k: int = 10,
         candidates: str = "relation",
     ) -> pd.DataFrame:
-        """Top-``k`` nodes of ``tail_type`` for one raw query (a sequence, SMILES or text, in the KG or not).
+        """Top-``k`` nodes of ``tail_type`` for one query (a sequence, SMILES or text, in the KG or not), by
+        the run's shipped retriever.
 
-        ``query`` may also be the id of a KG node of ``head_type`` (its stored feature is used). Columns:
-        rank, node_id, name, score (cosine), known_edge (the query is a KG node linked to it by ``relation``).
+        ``query`` may also be the id of a KG node of ``head_type`` (its stored embedding is used). Columns:
+        rank, node_id, name, score (the retriever's: cosine for the bridge alone, a weighted sum of
+        standardised part scores for the hybrid), known_edge (the query is a KG node linked to it by
+        ``relation``).
         """
         relation = self.resolve_relation(head_type, tail_type, relation)
-        resolved = self.resolve_query(query, head_type)
-        node = resolved.node
-        vec = self.transform(resolved.feature, head_type, relation, tail_type)
         if candidates not in ("relation", "all"):
             raise ValueError("candidates must be 'relation' or 'all'")
-        index = self.index(tail_type, relation if candidates == "relation" else None)
-        scores, nodes = index.search(torch.from_numpy(vec), k)
+        items = self.query_items([query], head_type)
+        pool = self.candidate_nodes(tail_type, relation if candidates == "relation" else None)
+        if isinstance(self.retriever, BridgeScorer) and self.index_options:
+            index = self.index(tail_type, relation if candidates == "relation" else None)
+            vec = self.transform(items.embeddings, head_type, relation, tail_type)
+            scores, nodes = index.search(torch.from_numpy(vec), k)
+            top_scores, top_nodes = scores[0], nodes[0]
+        else:
+            row = self.retriever.score_items(self.task(head_type, relation, tail_type), items, pool)[0]
+            order = np.argsort(-row, kind="stable")[: max(0, int(k))]
+            top_scores, top_nodes = row[order], pool[order]
+        node = int(items.nodes[0])
         known = set()
-        if node is not None:
+        if node >= 0:
             t = self.kg.triples
             known = set(t.loc[(t["head"] == node) & (t["relation"] == relation), "tail"].tolist())
-        rows = self.kg.nodes.loc[nodes[0]]
+        rows = self.kg.nodes.loc[top_nodes]
         return pd.DataFrame(
             {
-                "rank": np.arange(1, len(nodes[0]) + 1),
+                "rank": np.arange(1, len(top_nodes) + 1),
                 "node_id": rows["node_id"].to_numpy(),
                 "name": rows["name"].to_numpy(),
-                "score": np.round(scores[0].astype(np.float64), 6),
-                "known_edge": [int(n) in known for n in nodes[0]],
+                "score": np.round(np.asarray(top_scores, dtype=np.float64), 6),
+                "known_edge": [int(n) in known for n in top_nodes],
             }
         )

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel
+from biobridge.evaluation.scorer import QueryItems
 
 
 class BridgeScorer:
@@ -25,8 +26,13 @@ class BridgeScorer:
         return self._candidate_cache[key]
 
     def score(self, task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
+        return self._scores(task, self.table.raw(task.head_type, query_nodes), candidate_nodes)
+
+    def score_items(self, task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
+        return self._scores(task, torch.as_tensor(items.embeddings, dtype=torch.float32), candidate_nodes)
+
+    def _scores(self, task, raw: torch.Tensor, candidate_nodes: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            raw = self.table.raw(task.head_type, query_nodes)
             out = F.normalize(
                 self.model.transform_named(raw, task.head_type, task.relation, task.tail_type), dim=1
             )

@@ -1,0 +1,106 @@
+"""The retriever a trained run ships (``RunConfig.retriever``), used by ``retrieve``, ``evaluate``, the
+Python API, multi-hop, the applications and the demo alike.
+
+- ``bridge``: the bridge alone, ``cos(transform(query), project(candidate))``.
+- ``hybrid``: the bridge mixed with model-free baselines (homology-kNN, Tanimoto-kNN, feature-kNN,
+  graph-context, popularity by default): per task, a weighted sum of the parts' per-query standardised scores
+  (``biobridge.baselines.tuned_fusion``). The bridge is trained without a validation split's heads
+  (``validation_split``, ``retriever.validation_fraction`` of the training heads); the weights are the grid
+  point (then hill-climb) with the best MRR on those heads, the baselines being fitted on the validation
+  split's training part while tuning. When scoring, the baselines use the run's whole training split. Tasks
+  without validation queries put all weight on the bridge. Never tuned on test queries.
+
+``tune_hybrid`` makes the record ``retriever.json`` holds; ``build_retriever`` turns a run and its data into
+the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or texts).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from biobridge.baselines import TunedScoreFusion, build_baseline, fit_tuned_fusion
+from biobridge.bridge.run import TrainedRun
+from biobridge.config import RetrieverConfig
+from biobridge.encoders.homology import ProteinHits, kg_protein_hits
+from biobridge.evaluation.scorer import ItemScorer
+from biobridge.evaluation.tasks import discover_tasks
+from biobridge.retrieval.scorer import BridgeScorer
+
+__all__ = ["BRIDGE_NAME", "HYBRID_NAME", "build_retriever", "protein_hits", "tune_hybrid"]
+
+BRIDGE_NAME = "biobridge"
+HYBRID_NAME = "biobridge-hybrid"
+
+
+def protein_hits(kg, store, parts) -> ProteinHits | None:
+    """The proteins' sequence search when a part needs it (homology-kNN) and the KG has proteins."""
+    if "homology-knn" in parts and "protein" in store.node_types:
+        return kg_protein_hits(kg, store, "protein")
+    return None
+
+
+def tune_hybrid(
+    kg,
+    split,
+    validation,
+    validation_dir: Path,
+    bridge: BridgeScorer,
+    table,
+    store,
+    config: RetrieverConfig,
+    seed: int,
+    tasks=None,
+    candidate_policy: str = "relation",
+    name: str = HYBRID_NAME,
+) -> tuple[TunedScoreFusion, dict[str, Any]]:
+    """Tune the hybrid of ``config`` for ``bridge`` (trained on ``validation``'s training part) on the
+    validation heads; returns the fusion (its baselines fitted on ``split``) and its ``retriever.json``."""
+    started = time.perf_counter()
+    hits = protein_hits(kg, store, config.parts)
+    fusion, tuned = fit_tuned_fusion(
+        kg,
+        split,
+        validation,
+        bridge,
+        config.parts,
+        tasks or discover_tasks(kg),
+        table=table,
+        k=config.k,
+        name=name,
+        hits=hits,
+        step=config.step,
+        max_queries=config.max_queries,
+        candidate_policy=candidate_policy,
+        seed=seed,
+    )
+    record = {
+        "kind": "hybrid",
+        "parts": [bridge.name, *config.parts],
+        "k": config.k,
+        "weights": fusion.weights,
+        "default_weights": fusion.default_weights,
+        "validation": {
+            "split_dir": str(validation_dir),
+            "hash": validation.content_hash(),
+            "fraction": config.validation_fraction,
+        },
+        "tuning": tuned,
+        "tuning_seconds": round(time.perf_counter() - started, 2),
+    }
+    return fusion, record
+
+
+def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScorer:
+    """The scorer ``run`` ships, over ``kg`` / ``split`` / ``table`` (its data, or a benchmark's same data)."""
+    bridge = BridgeScorer(model, table, name=BRIDGE_NAME)
+    record = run.retriever
+    if record is None:
+        return bridge
+    parts = record["parts"][1:]
+    hits = protein_hits(kg, store, parts)
+    baselines = [build_baseline(p, kg, split, table, record["k"], hits) for p in parts]
+    return TunedScoreFusion(
+        [bridge, *baselines], record["weights"], name=HYBRID_NAME, default_weights=record["default_weights"]
+    )
