@@ -41,6 +41,12 @@ class TrainConfig:
     n_negatives: int = 40
     negative_pool: int = 200
     in_batch_negatives: bool = False
+    # sampling-bias correction of in-batch negatives (Yi et al. 2019): subtract log q(tail), q = the tail's share
+    # of the training triples' positives, from the positive's and the in-batch negatives' logits
+    in_batch_logq: bool = False
+    # relation-balanced sampling: relation r's share of an epoch's triples is proportional to n_r ** exponent
+    # (1: as in the KG; 0.5: square root; 0: every relation equally), drawn without replacement
+    relation_exponent: float = 1.0
     max_triples_per_epoch: int | None = None
     seed: int = 42
     num_threads: int | None = None
@@ -51,6 +57,8 @@ class TrainConfig:
     log_every: int = 20
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.relation_exponent <= 1.0:
+            raise ValueError(f"train.relation_exponent must be in [0, 1], got {self.relation_exponent}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
 

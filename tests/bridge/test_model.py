@@ -64,6 +64,33 @@ def test_info_nce_matches_hand_computation():
     assert torch.isclose(info_nce_loss(o, p, n, t), expected, atol=1e-6)
 
 
+def test_logq_correction_by_hand():
+    """Two rows, in-batch negatives only: logit(i, j) = cos(o_i, p_j) / t - log q_j, the positive included."""
+    o = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    mask = torch.tensor([[False, True], [True, False]])
+    log_q = torch.log(torch.tensor([0.25, 0.75]))
+    t = 0.5
+    c = math.cos(math.pi / 4)
+    row0 = torch.tensor([1.0 / t - log_q[0], float("-inf"), c / t - log_q[1]])
+    row1 = torch.tensor([c / t - log_q[1], 0.0 / t - log_q[0], float("-inf")])
+    expected = -(F.log_softmax(row0, 0)[0] + F.log_softmax(row1, 0)[0]) / 2
+    got = info_nce_loss(o, p, None, t, in_batch_mask=mask, log_q=log_q)
+    assert torch.isclose(got, expected, atol=1e-6)
+
+
+def test_relation_balanced_sampling_shares():
+    from biobridge.bridge.train import relation_sampling_p
+
+    relations = np.array([0] * 90 + [1] * 10)
+    assert relation_sampling_p(relations, 1.0) is None  # the KG's own mix
+    p = relation_sampling_p(relations, 0.5)
+    share = np.array([p[relations == r].sum() for r in (0, 1)])
+    np.testing.assert_allclose(share, np.sqrt([90, 10]) / np.sqrt([90, 10]).sum())
+    p0 = relation_sampling_p(relations, 0.0)
+    np.testing.assert_allclose([p0[relations == r].sum() for r in (0, 1)], [0.5, 0.5])
+
+
 def test_in_batch_mask_excludes_self_other_types_and_known_positives():
     heads = np.array([0, 1, 2])
     tails = np.array([10, 11, 12])

@@ -13,12 +13,15 @@ def info_nce_loss(
     temperature: float,
     in_batch_mask: torch.Tensor | None = None,
     reduction: str = "mean",
+    log_q: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Cross-entropy of the positive against its negatives, on cosine similarity / temperature.
 
     outputs, positives: (B, H). negatives: (B, K, H) sampled negatives or None.
     in_batch_mask: optional (B, B) bool, True where the j-th positive of the batch may serve as a negative for
     row i (same tail type, not a known positive of head i, j != i). The diagonal is the row's own positive.
+    log_q: optional (B,) log-probability of each positive tail to be drawn as a positive; subtracted from the
+    logits of the positive and of the in-batch negatives (logQ sampling-bias correction).
     """
     o = F.normalize(outputs, dim=-1)
     p = F.normalize(positives, dim=-1)
@@ -30,5 +33,11 @@ def info_nce_loss(
         sim = o @ p.T
         logits.append(sim.masked_fill(~in_batch_mask, float("-inf")))
     all_logits = torch.cat(logits, dim=1) / temperature
+    if log_q is not None:
+        correction = torch.zeros_like(all_logits)
+        correction[:, 0] = log_q
+        if in_batch_mask is not None:
+            correction[:, -log_q.shape[0] :] = log_q[None, :]
+        all_logits = all_logits - correction
     target = torch.zeros(all_logits.shape[0], dtype=torch.long, device=all_logits.device)
     return F.cross_entropy(all_logits, target, reduction=reduction)

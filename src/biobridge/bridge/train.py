@@ -118,6 +118,7 @@ class TrainingStep(nn.Module):
         negatives: np.ndarray | None,
         mask: torch.Tensor | None,
         loss_scale: float,
+        log_q: torch.Tensor | None = None,
     ) -> torch.Tensor:
         n = len(heads)
         parts = [heads, tails] + ([negatives.ravel()] if negatives is not None else [])
@@ -134,9 +135,29 @@ class TrainingStep(nn.Module):
             torch.from_numpy(self._type_lookup[self.table.type_code[tails]]).to(device),
         )
         mask = mask.to(device) if mask is not None else None
-        return (
-            info_nce_loss(out, z_tails, z_negs, self.config.temperature, mask, reduction="sum") * loss_scale
+        log_q = log_q.to(device) if log_q is not None else None
+        loss = info_nce_loss(
+            out, z_tails, z_negs, self.config.temperature, mask, reduction="sum", log_q=log_q
         )
+        return loss * loss_scale
+
+
+def relation_sampling_p(relations: np.ndarray, exponent: float) -> np.ndarray | None:
+    """Per-triple probabilities that give relation ``r`` a share of draws proportional to ``n_r ** exponent``
+    (None for exponent 1: every triple equally, the KG's own mix)."""
+    if exponent == 1.0:
+        return None
+    counts = np.bincount(relations)
+    weight = counts.astype(np.float64) ** (exponent - 1.0)
+    p = weight[relations]
+    return p / p.sum()
+
+
+def _positive_log_share(tails: np.ndarray, num_nodes: int, device) -> torch.Tensor:
+    """log of each node's share of the training triples' positive tails (log q of the logQ correction)."""
+    counts = np.bincount(tails, minlength=num_nodes).astype(np.float64)
+    share = np.where(counts > 0, counts / counts.sum(), 1.0 / counts.sum())
+    return torch.from_numpy(np.log(share).astype(np.float32)).to(device)
 
 
 def fit_standardizers(model: BridgeModel, table: EmbeddingTable, train_nodes: np.ndarray) -> None:
@@ -170,6 +191,8 @@ class _Setup:
     per_epoch: int
     steps_per_epoch: int
     device: torch.device
+    sampling_p: np.ndarray | None  # per-triple probability under relation-balanced sampling (None: uniform)
+    log_q: torch.Tensor | None  # per-node log share of the positives (logQ correction), on the device
 
 
 def _set_up(
@@ -212,6 +235,8 @@ def _set_up(
         per_epoch,
         steps_per_epoch,
         device,
+        relation_sampling_p(data.relations, tc.relation_exponent),
+        _positive_log_share(data.tails, kg.num_nodes, device) if tc.in_batch_logq else None,
     )
 
 
@@ -236,7 +261,8 @@ def _train_step(
     mask = in_batch_mask(heads, tails, table.type_code[tails], s.positives) if tc.in_batch_negatives else None
     # DDP averages gradients over ranks; this scale makes that the global-batch mean.
     with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16"):
-        loss = s.step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx))
+        log_q = s.log_q[torch.from_numpy(tails)] if s.log_q is not None else None
+        loss = s.step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx), log_q)
     s.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(s.model.parameters(), tc.grad_clip)
@@ -256,7 +282,10 @@ def _run_epoch(
     show: bool,
 ) -> None:
     s.model.train()
-    order = rng.permutation(len(s.data))[: s.per_epoch]
+    if s.sampling_p is None:
+        order = rng.permutation(len(s.data))[: s.per_epoch]
+    else:
+        order = rng.choice(len(s.data), size=s.per_epoch, replace=False, p=s.sampling_p)
     bar = tqdm(
         range(s.steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not show, unit="batch"
     )
