@@ -36,6 +36,8 @@ TINY_KGE = replace(
     TINY,
     kge_models=("TransE", "DistMult"),
     kge={"embedding_dim": 16, "epochs": 1, "batch_size": 512, "lr": 1e-2, "num_negs_per_pos": 2},
+    kge_search={"embedding_dim": [8, 16], "epochs": [1]},
+    kge_search_samples=1,
 )
 NON_KGE = [
     "biobridge-cpu",
@@ -112,6 +114,11 @@ def test_kge_not_applicable_inductively_and_gains_from_the_table(bench_kge):
             assert task["methods"]["transe"]["status"] == "not_applicable", name
     assert inductive["averages"]["all"]["transe"]["status"] == "not_applicable"
     assert inductive["gains"]["biobridge-cpu"]["all"]["best_kge"] is None
+    # each KGE model's settings were chosen on validation heads among its config and one grid point
+    tuning = json.loads((workdir / "benchmark-quick" / "kge_tuning" / "transe.json").read_text())
+    assert [t["settings"]["embedding_dim"] for t in tuning["tried"]] == [16, 8]
+    record = json.loads((workdir / "benchmark-quick" / "runs" / "paper-seed42" / "transe.json").read_text())
+    assert record["details"]["settings"]["embedding_dim"] == tuning["best"]["embedding_dim"]
     agg = summary["protocols"]["transductive"]
     avg = agg["averages"]["all"]
     best_kge = max(("transe", "distmult"), key=lambda m: avg[m]["mrr"]["mean"])

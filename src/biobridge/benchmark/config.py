@@ -97,6 +97,11 @@ class BenchmarkConfig:
     bridges: tuple[BridgeVariant, ...] = ()
     kge_models: tuple[str, ...] = KGE_MODELS
     kge: dict[str, Any] = field(default_factory=dict)  # KGESettings fields shared by every KGE model
+    # a tuning budget for the KGE models (``biobridge.benchmark.kge_tuning``): grid of KGESettings values,
+    # how many grid points to try besides ``kge``, and the split whose validation heads choose
+    kge_search: dict[str, list] = field(default_factory=dict)
+    kge_search_samples: int = 0
+    kge_search_split: tuple[str, int] = ("transductive", 42)
     baselines: tuple[str, ...] = BASELINE_NAMES
     knn_k: int = 50
     fusions: tuple[FusionSpec, ...] = ()
@@ -148,7 +153,7 @@ class BenchmarkConfig:
         d["bridges"] = tuple(BridgeVariant(**b) for b in d.get("bridges", ()))
         d["hybrids"] = tuple(HybridSpec(h["name"], h["bridge"]) for h in d.get("hybrids", ()))
         d["fusions"] = tuple(FusionSpec(f["name"], tuple(f["parts"])) for f in d.get("fusions", ()))
-        for key in ("protocols", "seeds", "kge_models", "baselines"):
+        for key in ("protocols", "seeds", "kge_models", "baselines", "kge_search_split"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)

@@ -19,6 +19,7 @@ from biobridge import pipeline
 from biobridge.baselines import RankFusionScorer, build_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
+from biobridge.benchmark.kge_tuning import tuned_kge_settings
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import preset, with_overrides
 from biobridge.encoders.homology import DEFAULT_SEARCH
@@ -49,6 +50,11 @@ class MethodContext:
     _bridges: dict[str, Built] = field(default_factory=dict)
     runs: dict[str, TrainedRun] = field(default_factory=dict)  # bridge name -> its run on this split
 
+    @property
+    def out_dir(self) -> Path:
+        """The benchmark's output directory (``models_dir`` is ``<out>/models/<protocol>-seed<seed>``)."""
+        return self.models_dir.parent.parent
+
     def build(self, name: str) -> Built:
         """The scorer of method ``name`` and the details to record. Bridges are built once per split (the
         hybrids and fusions on them share it); other methods are cheap to fit and are built afresh."""
@@ -78,9 +84,14 @@ def method_registry(config: BenchmarkConfig) -> dict[str, Method]:
     for f in config.fusions:
         methods[f.name] = Method(f.name, "fusion", {}, _fusion_builder(f))
     for m in config.kge_models:
-        methods[m.lower()] = Method(
-            m.lower(), "kge", {"kind": "kge", "model": m, **config.kge}, _kge_builder(m)
-        )
+        settings = {"kind": "kge", "model": m, **config.kge}
+        if config.kge_search and config.kge_search_samples:
+            settings["search"] = {
+                "grid": config.kge_search,
+                "samples": config.kge_search_samples,
+                "split": list(config.kge_search_split),
+            }
+        methods[m.lower()] = Method(m.lower(), "kge", settings, _kge_builder(m))
     for name in config.baselines:
         methods[name] = Method(name, "baseline", _baseline_settings(name, config), _baseline_builder(name))
     # combinations record their parts' settings
@@ -184,11 +195,10 @@ def _kge_builder(model: str) -> Callable[[MethodContext], Built]:
             return NotApplicableScorer(name, reason), {"trained": False}
         from biobridge.baselines.kge import KGEScorer, KGESettings
 
-        settings = KGESettings(
-            model=model, seed=ctx.seed, num_threads=ctx.config.num_threads, **ctx.config.kge
-        )
+        chosen = tuned_kge_settings(ctx.data, ctx.config, model, ctx.tasks, ctx.out_dir)
+        settings = KGESettings(model=model, seed=ctx.seed, num_threads=ctx.config.num_threads, **chosen)
         scorer = KGEScorer(ctx.data.kg, ctx.split, settings, name=name)
-        return scorer, {"settings": scorer.settings}
+        return scorer, {"settings": scorer.settings, "tuned": chosen != dict(ctx.config.kge)}
 
     return build
 
