@@ -78,3 +78,13 @@ def test_fast_top_k_hits_equal_the_sorted_definition(k):
     gold = rng.random((30, 40)) < 0.3
     expected = np.take_along_axis(gold, top_k_indices(scores, k), axis=1).sum(axis=1)
     np.testing.assert_array_equal(top_k_gold_hits(scores, gold, k), expected)
+
+
+def test_mrr_by_group_by_hand():
+    from biobridge.evaluation.metrics import mrr_by_group
+
+    queries = np.array([1, 1, 2, 3])
+    ranks = np.array([1.0, 4.0, 2.0, 5.0])
+    out = mrr_by_group(queries, ranks, {1: "a", 2: "b", 3: "a", 9: "c"})
+    assert out["a"] == {"mrr": pytest.approx((1 + 0.25 + 0.2) / 3), "n_queries": 2, "n_pairs": 3}
+    assert out["b"]["mrr"] == 0.5 and out["c"] == {"mrr": None, "n_queries": 0, "n_pairs": 0}

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from biobridge.artifacts import hash_strings, write_json
@@ -88,6 +89,16 @@ class ProteinHits:
             np.asarray(node_index, dtype=np.int64),
             reference if reference is not None else self.reference,
         )
+
+    def best_identity(self, nodes: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        """Per node of ``nodes``: the highest sequence identity (0..1) of its hits among the nodes ``pool``
+        (the node itself excluded), -1 where it has none."""
+        if self.node_index is None:
+            raise ValueError("these hits are not tied to KG nodes")
+        q_nodes, t_nodes = self.node_index[self.hits.query], self.node_index[self.hits.target]
+        keep = np.isin(t_nodes, pool) & (q_nodes != t_nodes)
+        best = pd.Series(self.hits.identity[keep]).groupby(q_nodes[keep]).max()
+        return best.reindex(np.asarray(nodes)).fillna(-1.0).to_numpy(np.float32)
 
     def search_nodes(self, sequences: list[str], num_nodes: int) -> sp.csr_matrix:
         """(len(sequences) x num_nodes) CSR of bit scores of new sequences against the reference's nodes:

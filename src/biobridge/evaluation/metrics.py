@@ -172,3 +172,19 @@ def precision_at_k(scores: np.ndarray, gold: np.ndarray, k: int) -> float:
     has_gold = np.asarray(gold).any(axis=1)
     precision = precision[has_gold]
     return float(precision.mean()) if len(precision) else float("nan")
+
+
+def mrr_by_group(query_nodes: np.ndarray, ranks: np.ndarray, group_of: dict[int, str]) -> dict[str, dict]:
+    """MRR over the (query, gold) pairs of each group of queries: ``group_of`` maps a query node to its group
+    (queries without one are left out). Returns group -> {"mrr", "n_queries", "n_pairs"}, groups in first-seen
+    order of ``group_of``'s values."""
+    groups = np.array([group_of.get(int(q), "") for q in query_nodes], dtype=object)
+    out: dict[str, dict] = {}
+    for name in dict.fromkeys(group_of.values()):
+        sel = groups == name
+        out[name] = {
+            "mrr": float(np.mean(1.0 / ranks[sel])) if sel.any() else None,
+            "n_queries": int(len(np.unique(query_nodes[sel]))),
+            "n_pairs": int(sel.sum()),
+        }
+    return out

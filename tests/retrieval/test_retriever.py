@@ -1,0 +1,48 @@
+"""The retriever a run ships: recorded by training, rebuilt on load, used by retrieval and evaluation alike."""
+
+import json
+
+import numpy as np
+
+from biobridge import pipeline
+from biobridge.baselines import TunedScoreFusion
+from biobridge.retrieval.bridge import Bridge
+from biobridge.retrieval.scorer import BridgeScorer
+
+
+def test_training_records_a_hybrid_tuned_on_validation_heads(tiny_run):
+    run_dir = tiny_run / "model"
+    record = json.loads((run_dir / "retriever.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert record["kind"] == "hybrid" and record["parts"][0] == "biobridge"
+    assert set(record["parts"][1:]) == set(config["run_config"]["retriever"]["parts"])
+    assert record["validation"]["hash"] != config["split"]["hash"]  # tuned on heads held out of training
+    assert not record["validation"]["split_dir"].startswith("/")
+    for task, weights in record["weights"].items():
+        assert len(weights) == len(record["parts"]) and abs(sum(weights) - 1) < 1e-6, task
+
+
+def test_retrieve_and_evaluate_use_the_shipped_retriever(tiny_run):
+    loaded = pipeline.load_run(tiny_run)
+    bridge = Bridge.from_run(loaded)
+    assert isinstance(bridge.retriever, TunedScoreFusion) and bridge.retriever.name == "biobridge-hybrid"
+    kg = bridge.kg
+    t = kg.triples[kg.triples["relation"] == "interacts_with"]
+    protein = int(t["head"].value_counts().index[0])
+    hits = bridge.retrieve(kg.nodes.at[protein, "node_id"], "protein", "biological_process", k=5)
+    pool = bridge.candidate_nodes("biological_process", "interacts_with")
+    task = bridge.task("protein", "interacts_with", "biological_process")
+    row = bridge.retriever.score(task, np.array([protein]), pool)[0]
+    expected = kg.nodes.loc[pool[np.argsort(-row, kind="stable")[:5]], "node_id"].tolist()
+    assert hits["node_id"].tolist() == expected
+    metrics = pipeline.evaluate_run(loaded, tiny_run / "eval-retriever")
+    assert {"biobridge-hybrid", "popularity", "homology-knn"} <= set(metrics.methods)
+
+
+def test_a_run_that_ships_the_bridge_alone(tiny_run, tiny_config, tmp_path):
+    from biobridge.config import with_overrides
+
+    config = with_overrides(tiny_config, {"train.epochs": 1, "retriever.kind": "bridge"})
+    run = pipeline.train(tiny_run, config, out_dir=tmp_path / "alone", progress=False)
+    assert run.retriever is None and not (tmp_path / "alone" / "retriever.json").exists()
+    assert isinstance(Bridge.from_pretrained(run.directory).retriever, BridgeScorer)
