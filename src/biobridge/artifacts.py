@@ -57,6 +57,20 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def replace_section(path: str | Path, start: str, end: str, block: str) -> Path:
+    """Write ``block`` (which begins with ``start`` and ends with ``end``) in place of the text between those
+    markers in ``path`` (appended when the markers are absent); the rest of the file is kept."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    return write_text(path, text)
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from biobridge.artifacts import atomic_write, write_text
+from biobridge.artifacts import atomic_write, replace_section
 
 __all__ = ["DOCS_END", "DOCS_START", "plot_protocol", "protocol_csv", "protocol_markdown", "write_docs"]
 
@@ -303,12 +303,4 @@ def write_docs(summary: dict[str, Any], out_dir: Path, docs_path: Path) -> Path:
             "",
         ]
     lines.append(DOCS_END)
-    block = "\n".join(lines)
-    text = docs_path.read_text(encoding="utf-8") if docs_path.exists() else "# Benchmarks\n\n"
-    if DOCS_START in text and DOCS_END in text:
-        head, rest = text.split(DOCS_START, 1)
-        _, tail = rest.split(DOCS_END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    return write_text(docs_path, text)
+    return replace_section(docs_path, DOCS_START, DOCS_END, "\n".join(lines))
