@@ -64,7 +64,10 @@ def test_variants_parse_and_replace_the_bridges():
     with pytest.raises(ValueError, match="NAME=PRESET"):
         BridgeVariant.parse("small")
     config = load_benchmark_config("quick").with_bridges((v,))
-    assert config.hybrids == () and config.fusions == ()  # they were built on the replaced biobridge-cpu
+    assert config.fusions == ()  # it was built on the replaced biobridge-cpu
+    assert [(h.name, h.bridge) for h in config.hybrids] == [
+        ("small-hybrid", "small")
+    ]  # the run's own retriever
     assert config.method_names[0] == "small"
 
 

@@ -159,14 +159,18 @@ class BenchmarkConfig:
         return cls(**d)
 
     def with_bridges(self, variants: tuple[BridgeVariant, ...]) -> BenchmarkConfig:
-        """These bridges instead of the configured ones; hybrids and fusions built on a bridge they replace
-        are dropped."""
-        tuned = {v.name for v in variants if v.run_config().retriever.kind == "hybrid"}
+        """These runs instead of the configured ones: hybrids and fusions built on a run they replace are
+        dropped, and every run whose retriever is a hybrid reports it as ``<name>-hybrid``."""
         names = {v.name for v in variants} | set(self.baselines)
+        hybrids = [
+            HybridSpec(f"{v.name}-hybrid", v.name)
+            for v in variants
+            if v.run_config().retriever.kind == "hybrid"
+        ]
         return replace(
             self,
             bridges=tuple(variants),
-            hybrids=tuple(h for h in self.hybrids if h.bridge in tuned),
+            hybrids=tuple(hybrids),
             fusions=tuple(f for f in self.fusions if set(f.parts) <= names),
         )
 

@@ -37,7 +37,7 @@ def benchmark(
         [],
         help="Runs NAME=PRESET[,key=value...] replacing the config's, e.g. "
         "'biobridge-l0=cpu,model.n_layers=0,train.epochs=2' or 'b=cpu,retriever.kind=bridge'; hybrids built "
-        "on a replaced run are dropped.",
+        "on a replaced run are dropped, a variant that ships a hybrid reports it as NAME-hybrid.",
     ),
     max_nodes_per_type: int | None = typer.Option(
         None, help="Run on a seeded subset of the working dir's KG."
