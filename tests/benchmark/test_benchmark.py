@@ -304,3 +304,17 @@ def test_hybrid_weights_are_tuned_on_a_validation_split(bench):
         (workdir / "benchmark-quick" / "runs" / "transductive-seed42" / "biobridge-cpu.json").read_text()
     )
     assert details["bridge_training"] == bridge["details"]["training"]
+
+
+def test_interrupted_kge_search_resumes_from_its_finished_candidates(bench_kge):
+    workdir, _ = bench_kge
+    path = workdir / "benchmark-quick" / "kge_tuning" / "transe.json"
+    full = json.loads(path.read_text())
+    first = full["tried"][0]
+    # as written after the first candidate of an interrupted search
+    path.write_text(json.dumps({**full, "tried": [first], "best": None}))
+    run_benchmark(workdir, config=TINY_KGE, methods=["transe"], force=True)
+    resumed = json.loads(path.read_text())
+    assert resumed["tried"][0] == first  # reused, not retrained (its timing would differ)
+    assert [t["settings"] for t in resumed["tried"]] == [t["settings"] for t in full["tried"]]
+    assert resumed["best"] in [t["settings"] for t in resumed["tried"]]

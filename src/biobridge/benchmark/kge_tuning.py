@@ -5,12 +5,14 @@ The candidates are the config's ``kge`` settings plus ``kge_search_samples`` poi
 grid ``kge_search`` (lists of values per ``KGESettings`` field, e.g. embedding_dim, epochs, lr,
 num_negs_per_pos). Each is trained on the validation split's training part and scored by its mean MRR over the
 benchmark's tasks on the validation heads; the best is used for every protocol and seed. The search is cached
-in ``<out>/kge_tuning/<model>.json`` (every candidate's settings, validation MRR and training time).
+in ``<out>/kge_tuning/<model>.json`` (every candidate's settings, validation MRR and training time), written
+after each candidate, so an interrupted search resumes with the candidates it has not finished.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from pathlib import Path
@@ -58,17 +60,13 @@ def tuned_kge_settings(
     protocol, seed = config.kge_search_split
     split, split_dir = data.split(protocol, int(seed), config.test_fraction)
     validation, _ = load_or_create_validation_split(data.kg, split, split_dir, VALIDATION_FRACTION)
-    if path.exists():
-        saved = read_json(path)
-        if (
-            saved.get("candidates_settings") == json_safe(candidates)
-            and saved.get("validation_hash") == validation.content_hash()
-        ):
-            return saved["best"]
+    # the search is resumable: every finished candidate is written at once and reused by a later run
+    tried = _finished_candidates(path, candidates, validation.content_hash())
     from biobridge.baselines.kge import KGEScorer, KGESettings
 
-    tried = []
     for settings in candidates:
+        if any(t["settings"] == json_safe(settings) for t in tried):
+            continue
         started = time.perf_counter()
         scorer = KGEScorer(
             data.kg,
@@ -91,19 +89,44 @@ def tuned_kge_settings(
             else float("nan")
         )
         tried.append(
-            {"settings": settings, "validation_mrr": mrr, "seconds": round(time.perf_counter() - started, 1)}
+            json_safe(
+                {
+                    "settings": settings,
+                    "validation_mrr": mrr,
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+            )
         )
         log.info("kge tuning %s %s: validation MRR %.4f", model, settings, mrr)
+        _write_search(path, model, (protocol, seed), validation.content_hash(), candidates, tried, None)
+    order = {json.dumps(json_safe(c), sort_keys=True): i for i, c in enumerate(candidates)}
+    tried.sort(key=lambda t: order[json.dumps(t["settings"], sort_keys=True)])
     best = max(tried, key=lambda t: -1.0 if np.isnan(t["validation_mrr"]) else t["validation_mrr"])[
         "settings"
     ]
+    _write_search(path, model, (protocol, seed), validation.content_hash(), candidates, tried, best)
+    return best
+
+
+def _finished_candidates(path: Path, candidates: list[dict], validation_hash: str) -> list[dict]:
+    """The candidates of ``candidates`` already tried on this validation split (from ``path``)."""
+    if not path.exists():
+        return []
+    saved = read_json(path)
+    if saved.get("validation_hash") != validation_hash:
+        return []
+    wanted = json_safe(candidates)
+    return [t for t in saved.get("tried", []) if t["settings"] in wanted]
+
+
+def _write_search(path, model, split, validation_hash, candidates, tried, best) -> None:
     write_json(
         path,
         json_safe(
             {
                 "model": model,
-                "split": [protocol, seed],
-                "validation_hash": validation.content_hash(),
+                "split": list(split),
+                "validation_hash": validation_hash,
                 "validation_fraction": VALIDATION_FRACTION,
                 "candidates_settings": candidates,
                 "tried": tried,
@@ -111,4 +134,3 @@ def tuned_kge_settings(
             }
         ),
     )
-    return best
