@@ -244,7 +244,7 @@ hash) and reused; every method of a run is evaluated on the same queries, gold t
   relation, in both directions, but keep their other edges, so every method, KGE included, can embed them.
   One split and one trained model per method serve all tasks.
 - `inductive` (leak-free): the held-out nodes have no training triple at all. Only feature-based methods
-  (the bridge, feature-kNN) and popularity can answer; KGE baselines are reported as not applicable (`n/a`)
+  (the bridge, the kNN votes) and popularity can answer; KGE baselines are reported as not applicable (`n/a`)
   and `graph-context` sees an empty context (all ties, broken by popularity).
 
 **Metrics.** Filtered realistic rank (ties: mean of optimistic and pessimistic rank, as PyKEEN); MRR over
@@ -255,11 +255,15 @@ over split seeds (each seed: its own split, its own training seed).
 **Methods.** `biobridge-*`: the bridge (a preset, possibly reduced on CPU: see the notes under each table).
 KGE: PyKEEN models trained with sLCWA on the same training triples (node indices as entity ids). `popularity`:
 rank tails by training in-degree under the relation. `feature-knn`: similarity-weighted vote of the query's k
-nearest training heads (cosine on the frozen embeddings). `graph-context`: the same vote, neighbours by cosine
-of IDF-weighted training-graph neighbourhoods (the task's relation left out). `biobridge-hybrid`: the bridge's
-per-query standardised scores mixed with feature-kNN, graph-context and popularity, one weight vector per task
-tuned on *validation* heads (a split inside the training triples, under the same protocol; the bridge is
-trained without them), never on test queries. `biobridge-cpu+knn`: untuned reciprocal-rank fusion.
+nearest training heads (cosine on the frozen embeddings; text-kNN for text types). `homology-knn`: protein
+queries, the bit-score-weighted vote of the query's MMseqs2 hits among the training proteins (top 20); protein
+tails, the query type's kNN vote spread to the candidates' homologs. `tanimoto-knn`: drug queries, the vote of
+the nearest training drugs by Tanimoto similarity of Morgan fingerprints. `graph-context`: the same vote,
+neighbours by cosine of IDF-weighted training-graph neighbourhoods (the task's relation left out).
+`biobridge-hybrid`: the retriever the run ships: the bridge's per-query standardised scores mixed with the
+baselines above, one weight vector per task tuned on *validation* heads (a split inside the training triples,
+under the same protocol; the bridge is trained without them), never on test queries. `biobridge-cpu+knn`:
+untuned reciprocal-rank fusion.
 """
 
 
