@@ -294,7 +294,14 @@ def write_docs(summary: dict[str, Any], out_dir: Path, docs_path: Path) -> Path:
             else ""
         )
         + f"); encoders {', '.join(sorted(set(data['encoders'].values())))}. KGE models: {kge} with "
-        f"{json.dumps(cfg['kge'])}; feature-kNN k = {cfg['knn_k']}.",
+        f"{json.dumps(cfg['kge'])}"
+        + (
+            f", tuned on validation heads among these and {cfg['kge_search_samples']} seeded grid point(s) of "
+            f"{json.dumps(cfg['kge_search'])} (each model's choice: `kge_tuning/` and the per-run JSON)"
+            if cfg.get("kge_search") and cfg.get("kge_search_samples")
+            else ""
+        )
+        + f"; feature-kNN k = {cfg['knn_k']}.",
         "",
         PROTOCOL_TEXT,
     ]
