@@ -14,7 +14,7 @@ def demo(
     workdir: Path = typer.Option(Path("runs/demo"), "--workdir", "-w"),
     max_nodes_per_type: int | None = typer.Option(None, help="Run on a seeded subset (faster)."),
     epochs: int = typer.Option(
-        1, help="Epochs of the CPU preset (biobridge train: 2); 1 keeps the demo under 5 minutes on 2 cores."
+        1, help="Epochs of the CPU preset (biobridge train: 2; each epoch is about 70 s on 2 cores)."
     ),
     progress: bool = typer.Option(True, help="Progress bars."),
 ) -> None:
