@@ -60,12 +60,13 @@ def tuned_kge_settings(
     protocol, seed = config.kge_search_split
     split, split_dir = data.split(protocol, int(seed), config.test_fraction)
     validation, _ = load_or_create_validation_split(data.kg, split, split_dir, VALIDATION_FRACTION)
+    validation_hash = validation.content_hash()
     # the search is resumable: every finished candidate is written at once and reused by a later run
-    tried = _finished_candidates(path, candidates, validation.content_hash())
+    done = _finished_candidates(path, validation_hash)
     from biobridge.baselines.kge import KGEScorer, KGESettings
 
     for settings in candidates:
-        if any(t["settings"] == json_safe(settings) for t in tried):
+        if _key(settings) in done:
             continue
         started = time.perf_counter()
         scorer = KGEScorer(
@@ -88,38 +89,34 @@ def tuned_kge_settings(
             if any(m is not None for m in mrrs)
             else float("nan")
         )
-        tried.append(
-            json_safe(
-                {
-                    "settings": settings,
-                    "validation_mrr": mrr,
-                    "seconds": round(time.perf_counter() - started, 1),
-                }
-            )
+        done[_key(settings)] = json_safe(
+            {"settings": settings, "validation_mrr": mrr, "seconds": round(time.perf_counter() - started, 1)}
         )
         log.info("kge tuning %s %s: validation MRR %.4f", model, settings, mrr)
-        _write_search(path, model, (protocol, seed), validation.content_hash(), candidates, tried, None)
-    order = {json.dumps(json_safe(c), sort_keys=True): i for i, c in enumerate(candidates)}
-    tried.sort(key=lambda t: order[json.dumps(t["settings"], sort_keys=True)])
+        _write_search(path, model, (protocol, seed), validation_hash, candidates, done, None)
+    tried = [done[_key(c)] for c in candidates]
     best = max(tried, key=lambda t: -1.0 if np.isnan(t["validation_mrr"]) else t["validation_mrr"])[
         "settings"
     ]
-    _write_search(path, model, (protocol, seed), validation.content_hash(), candidates, tried, best)
+    _write_search(path, model, (protocol, seed), validation_hash, candidates, done, best)
     return best
 
 
-def _finished_candidates(path: Path, candidates: list[dict], validation_hash: str) -> list[dict]:
-    """The candidates of ``candidates`` already tried on this validation split (from ``path``)."""
+def _key(settings: dict) -> str:
+    return json.dumps(json_safe(settings), sort_keys=True)
+
+
+def _finished_candidates(path: Path, validation_hash: str) -> dict[str, dict]:
+    """The candidates already tried on this validation split (from ``path``), by settings."""
     if not path.exists():
-        return []
+        return {}
     saved = read_json(path)
     if saved.get("validation_hash") != validation_hash:
-        return []
-    wanted = json_safe(candidates)
-    return [t for t in saved.get("tried", []) if t["settings"] in wanted]
+        return {}
+    return {_key(t["settings"]): t for t in saved.get("tried", [])}
 
 
-def _write_search(path, model, split, validation_hash, candidates, tried, best) -> None:
+def _write_search(path, model, split, validation_hash, candidates, done, best) -> None:
     write_json(
         path,
         json_safe(
@@ -129,7 +126,7 @@ def _write_search(path, model, split, validation_hash, candidates, tried, best) 
                 "validation_hash": validation_hash,
                 "validation_fraction": VALIDATION_FRACTION,
                 "candidates_settings": candidates,
-                "tried": tried,
+                "tried": [done[_key(c)] for c in candidates if _key(c) in done],
                 "best": best,
             }
         ),
