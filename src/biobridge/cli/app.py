@@ -1,4 +1,5 @@
-"""The typer application: global options, then every command group's commands."""
+"""The typer application: global options, then every command group's commands, each under the error contract
+of ``cli/guard.py``."""
 
 from __future__ import annotations
 
@@ -6,17 +7,22 @@ import logging
 
 import typer
 
-from biobridge.cli import applications, benchmark, convert, demo, retrieve, stages
+from biobridge.cli import applications, benchmark, convert, demo, guard, retrieve, stages
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="BioBridge: cross-modal retrieval over frozen biomedical foundation models.",
 )
 
 
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def _main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of any error."),
+) -> None:
+    guard.DEBUG["on"] = debug
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -26,3 +32,5 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
 
 for group in (stages, retrieve, applications, benchmark, demo, convert):
     group.register(app)
+for _command in app.registered_commands:
+    _command.callback = guard.guarded(_command.callback)
