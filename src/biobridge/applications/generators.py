@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from biobridge.encoders._torch_utils import refuse_remote_code
+
 SYSTEM_PROMPT = (
     "You are a careful biomedical assistant. Answer from the retrieved context; say when it is insufficient."
 )
@@ -126,8 +128,13 @@ class HFLocalGenerator:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
             except ImportError as exc:  # pragma: no cover - transformers ships with the default text encoder
                 raise ImportError("HFLocalGenerator needs `transformers` (pip install transformers)") from exc
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_dir, local_files_only=True)
+            refuse_remote_code(self.model_dir)
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                self.model_dir, local_files_only=True, trust_remote_code=False
+            )
+            self._model = AutoModelForCausalLM.from_pretrained(
+                self.model_dir, local_files_only=True, trust_remote_code=False
+            )
             self._model.to(self.device).eval()
         return self._model, self._tokenizer
 

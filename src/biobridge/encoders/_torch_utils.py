@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -75,6 +76,31 @@ def require_local_model_dir(model_dir: str | Path, required: tuple[str, ...] = (
     return path
 
 
+def refuse_remote_code(model_dir: Path) -> None:
+    """Refuse a model directory that asks to run its own Python code (``auto_map`` in its config or tokenizer
+    config, or any ``*.py`` file): biobridge never executes code shipped with weights."""
+    from biobridge.errors import InputError
+
+    for py in sorted(Path(model_dir).glob("*.py")):
+        raise InputError(
+            f"model directory {str(model_dir)!r} ships Python code ({py.name}); biobridge never runs code from "
+            "a model directory (trust_remote_code is always off): remove the file or use a standard model"
+        )
+    for name in ("config.json", "tokenizer_config.json"):
+        path = Path(model_dir) / name
+        if not path.exists():
+            continue
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable JSON file ({exc})") from None
+        if isinstance(config, dict) and config.get("auto_map"):
+            raise InputError(
+                f"{path} maps the model to custom code (auto_map); biobridge never runs code from a model "
+                "directory (trust_remote_code is always off)"
+            )
+
+
 def offline_env() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -83,13 +109,14 @@ def offline_env() -> None:
 def load_local_hf_model(model_dir: Path, model_cls, device: str, torch_dtype, what: str, **model_kwargs):
     """(tokenizer, model in eval mode on ``device``) from a local Hugging Face directory; never downloads."""
     offline_env()
+    refuse_remote_code(model_dir)
     from transformers import AutoTokenizer
 
     if device == "cpu":
         configure_cpu_threads()
     log.info("loading %s model from %s on %s (%s)", what, model_dir, device, torch_dtype)
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True, trust_remote_code=False)
     model = model_cls.from_pretrained(
-        str(model_dir), local_files_only=True, dtype=torch_dtype, **model_kwargs
+        str(model_dir), local_files_only=True, trust_remote_code=False, dtype=torch_dtype, **model_kwargs
     )
     return tokenizer, model.to(device).eval()
