@@ -11,40 +11,70 @@ tail-type token the transformer sees). Score = cosine.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from biobridge.artifacts import check_utf8
+from biobridge.errors import InputError
+
 FEATURE_COLUMNS = ("feature", "candidate", "text", "smiles", "sequence")
 
 
 def read_candidates(path: str | Path) -> pd.DataFrame:
-    """Candidates from a TSV file: columns ``id``, ``name`` (optional) and a feature column named one of
+    """Candidates from a UTF-8 TSV file: columns ``id``, ``name`` (optional) and a feature column named one of
     ``feature``/``candidate``/``text``/``smiles``/``sequence``; a file without a header (or with one column)
-    is read as one feature per line. Blank lines are skipped; ids default to ``cand<line>``."""
+    is read as one feature per line. Blank lines and rows with an empty feature are skipped; ids default to
+    ``cand<row>``. Fields are split on tabs, with no quoting; lines may end in LF or CRLF. A file that is
+    not UTF-8, has no candidates, a row with another number of fields than the header, an empty or repeated
+    id raises ``InputError`` naming the file and the line."""
     path = Path(path)
-    lines = [ln.rstrip("\n\r") for ln in path.read_text(encoding="utf-8").splitlines()]
-    rows = [ln for ln in lines if ln.strip()]
+    check_utf8(path)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    rows = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
     if not rows:
-        raise ValueError(f"{path}: no candidates")
-    header = [h.strip().lower() for h in rows[0].split("\t")]
+        raise InputError(f"{path}: no candidates (the file is empty)")
+    header = [h.strip().lower() for h in rows[0][1].split("\t")]
     feature_col = next((c for c in FEATURE_COLUMNS if c in header), None)
     if feature_col is None:
-        features = [r.split("\t")[0].strip() for r in rows] if len(header) > 1 else [r.strip() for r in rows]
-        frame = pd.DataFrame({"feature": features})
+        features = (
+            [r.split("\t")[0].strip() for _, r in rows] if len(header) > 1 else [r.strip() for _, r in rows]
+        )
+        frame = pd.DataFrame({"feature": features, "line": [n for n, _ in rows]})
     else:
-        frame = pd.read_csv(path, sep="\t", dtype=str, quoting=csv.QUOTE_NONE, keep_default_na=False)
-        frame.columns = [c.strip().lower() for c in frame.columns]
+        if len(set(header)) != len(header):
+            raise InputError(f"{path}:{rows[0][0]}: repeated column names in the header {header}")
+        records = []
+        for number, line in rows[1:]:
+            fields = [f.strip() for f in line.split("\t")]
+            if len(fields) != len(header):
+                raise InputError(f"{path}:{number}: {len(fields)} fields, expected {len(header)} ({header})")
+            records.append([*fields, number])
+        frame = pd.DataFrame(records, columns=[*header, "line"], dtype=object)
         frame = frame.rename(columns={feature_col: "feature"})
-        frame = frame[frame["feature"].str.strip() != ""].reset_index(drop=True)
-    if "id" not in frame.columns:
+        frame = frame[frame["feature"] != ""].reset_index(drop=True)
+        if frame.empty:
+            raise InputError(f"{path}: no candidates (no row has a {feature_col})")
+    if "id" in frame.columns:
+        _check_ids(path, frame)
+    else:
         frame["id"] = [f"cand{i + 1}" for i in range(len(frame))]
     if "name" not in frame.columns:
         frame["name"] = frame["feature"].str.slice(0, 60)
     return frame[["id", "name", "feature"]].reset_index(drop=True)
+
+
+def _check_ids(path: Path, frame: pd.DataFrame) -> None:
+    empty = frame.index[frame["id"] == ""]
+    if len(empty):
+        raise InputError(f"{path}:{frame.at[empty[0], 'line']}: empty id")
+    repeated = frame[frame["id"].duplicated(keep=False)]
+    if len(repeated):
+        first = repeated.iloc[0]["id"]
+        lines = repeated.loc[repeated["id"] == first, "line"].tolist()
+        raise InputError(f"{path}: id {first!r} on lines {lines}: ids must be unique")
 
 
 def _as_frame(candidates: Sequence[str] | str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +123,7 @@ def score_candidates(
     relation = bridge.resolve_relation(head_type, tail_type, relation)
     frame = _as_frame(candidates)
     qvec = bridge.transform(bridge.resolve_query(query, head_type).feature, head_type, relation, tail_type)[0]
-    cvec = bridge.project(frame["feature"].tolist(), as_type)
+    cvec = bridge.project(frame["feature"].tolist(), as_type, what="candidate")
     scores = cvec @ qvec
     order = np.argsort(-scores, kind="stable")
     if k is not None:

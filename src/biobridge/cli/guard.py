@@ -21,6 +21,8 @@ import typer
 from biobridge.errors import InputError
 
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+# typer's own usage errors (BadParameter and the rest): typer prints them with the usage and exits 2.
+_USAGE_ERRORS = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 DEBUG = {"on": False}
 
 
@@ -71,9 +73,7 @@ def guarded(command):
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
         except Exception as exc:
-            import click
-
-            if isinstance(exc, click.ClickException) or DEBUG["on"]:
+            if isinstance(exc, _USAGE_ERRORS) or DEBUG["on"]:
                 raise
             if is_user_error(exc):
                 typer.echo(f"error: {_one_line(exc)}", err=True)

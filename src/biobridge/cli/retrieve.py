@@ -14,7 +14,7 @@ def retrieve(
     query_type: str = typer.Option(..., "--query-type", "-q", help="Node type the query is read as."),
     target_type: str | None = typer.Option(None, "--target-type", "-t", help="Node type to retrieve."),
     relation: str | None = typer.Option(None, "--relation", "-r", help="Relation (inferred when unique)."),
-    k: int = typer.Option(10, "-k", help="How many results."),
+    k: int = typer.Option(10, "-k", min=1, max=10_000, help="How many results (1-10000)."),
     candidates: str = typer.Option(
         "relation", help="'relation', 'all', or a TSV file of your own candidates (with --as-type)."
     ),
@@ -29,6 +29,11 @@ def retrieve(
     workdir: Path = WORKDIR,
     model: Path | None = MODEL,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_raw: bool = typer.Option(
+        False,
+        "--as-raw",
+        help="Read the query as a raw sequence/SMILES/text even when it looks like a node id.",
+    ),
 ) -> None:
     """Top-k entities of another modality for a raw query; known KG edges are marked."""
     from biobridge.retrieval.bridge import Bridge
@@ -54,7 +59,9 @@ def retrieve(
     else:
         if target_type is None:
             raise typer.BadParameter("--target-type is required (or use --path / --as-type)")
-        table = bridge.retrieve(query, query_type, target_type, relation=relation, k=k, candidates=candidates)
+        table = bridge.retrieve(
+            query, query_type, target_type, relation=relation, k=k, candidates=candidates, as_raw=as_raw
+        )
     if as_json or path or as_type:
         typer.echo(table.to_json(orient="records", indent=2) if as_json else table.to_string(index=False))
     else:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel
 from biobridge.bridge.run import LoadedRun, TrainedRun
+from biobridge.errors import InputError, UnknownNameError
 from biobridge.evaluation.scorer import ItemScorer, QueryItems
 from biobridge.evaluation.tasks import Task, discover_tasks
 from biobridge.kg.graph import KnowledgeGraph
@@ -27,6 +29,8 @@ from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever
 from biobridge.retrieval.scorer import BridgeScorer
 
 Items = str | Sequence[str] | np.ndarray
+# A compact identifier (``OMIM:999999``, ``GO:0008150``, ``MONDO:0005148``): prefix, colon, no whitespace.
+_CURIE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*:[^\s:]+$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Bridge:
         self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
         self._feature_lookup: dict[str, dict[str, int]] = {}
         self._tasks: dict[tuple[str, str, str], Task] | None = None
+        self._id_types: dict[str, str] | None = None
         # Candidate search of the bridge alone: exact by default; e.g. {"kind": "hnsw", "ef_search": 256} for a
         # FAISS index (extra `faiss`). Set before the first retrieve (indexes are cached).
         self.index_options: dict[str, object] = {}
@@ -84,28 +89,31 @@ class Bridge:
         return cls(loaded.model, loaded.kg, loaded.table, loaded.store, loaded.split, retriever)
 
     # ---- embeddings --------------------------------------------------------------------------------
-    def encode(self, items: Items, node_type: str) -> torch.Tensor:
-        """Raw frozen-encoder embeddings of ``items`` (strings) read as ``node_type``; arrays pass through."""
+    def encode(self, items: Items, node_type: str, what: str = "query") -> torch.Tensor:
+        """Raw frozen-encoder embeddings of ``items`` (strings) read as ``node_type``; arrays pass through.
+        An item the encoder cannot read is an ``InputError`` naming it as ``what`` and its 1-based position."""
         if isinstance(items, np.ndarray | torch.Tensor):
             emb = torch.as_tensor(items, dtype=torch.float32)
             return emb[None] if emb.ndim == 1 else emb
         if isinstance(items, str):
             items = [items]
         if node_type not in self.store.node_types:
-            raise KeyError(f"no encoder for node type {node_type!r}; known: {self.store.node_types}")
+            raise UnknownNameError(f"no encoder for node type {node_type!r}; known: {self.store.node_types}")
         encoder = self._encoders.get(node_type)
         if encoder is None:
             encoder = self._encoders[node_type] = self.store.encoder(node_type)
         for i, item in enumerate(items):
             reason = encoder.invalid_reason(item)
             if reason is not None:
-                raise ValueError(f"query {i} cannot be encoded as {node_type}: {reason}")
+                label = what if len(items) == 1 else f"{what} {i + 1}"
+                raise InputError(f"{label} cannot be encoded as {node_type}: {reason}")
         return torch.from_numpy(encoder.encode(list(items)))
 
-    def project(self, items: Items, node_type: str) -> np.ndarray:
+    def project(self, items: Items, node_type: str, what: str = "item") -> np.ndarray:
         """``P_t e`` for new items of one node type, L2-normalised (the space candidates live in)."""
         with torch.inference_mode():
-            return F.normalize(self.model.project(self.encode(items, node_type), node_type), dim=1).numpy()
+            emb = self.encode(items, node_type, what)
+            return F.normalize(self.model.project(emb, node_type), dim=1).numpy()
 
     def transform(self, items: Items, head_type: str, relation: str | None, tail_type: str) -> np.ndarray:
         """Bridged query vectors towards ``tail_type`` under ``relation``, L2-normalised."""
@@ -118,7 +126,7 @@ class Bridge:
     def resolve_relation(self, head_type: str, tail_type: str, relation: str | None = None) -> str:
         for node_type in (head_type, tail_type):
             if node_type not in self.model.type_ids:
-                raise KeyError(
+                raise UnknownNameError(
                     f"unknown node type {node_type!r}; the bridge knows {sorted(self.model.type_ids)}"
                 )
         t = self.kg.triples
@@ -127,15 +135,22 @@ class Bridge:
         present = sorted(t.loc[mask, "relation"].unique())
         if relation is not None:
             if relation not in self.model.relation_ids:
-                raise KeyError(f"unknown relation {relation!r}; known: {sorted(self.model.relation_ids)}")
+                raise UnknownNameError(
+                    f"unknown relation {relation!r}; known: {sorted(self.model.relation_ids)}"
+                )
+            if present and relation not in present:
+                raise InputError(
+                    f"relation {relation!r} does not link {head_type} to {tail_type} in the KG; "
+                    f"the relations that do: {present}"
+                )
             return relation
         if len(present) == 1:
             return present[0]
         if not present:
-            raise ValueError(
+            raise InputError(
                 f"no relation links {head_type} to {tail_type} in the KG; pass relation explicitly"
             )
-        raise ValueError(f"several relations link {head_type} to {tail_type}: {present}; choose one")
+        raise InputError(f"several relations link {head_type} to {tail_type}: {present}; choose one")
 
     def candidate_nodes(self, tail_type: str, relation: str | None = None) -> np.ndarray:
         """Embedded nodes of ``tail_type``; with ``relation``, only those taking part in it (either direction)."""
@@ -160,9 +175,11 @@ class Bridge:
                 )
         return self._indexes[key]
 
-    def resolve_query(self, query: str, node_type: str) -> ResolvedQuery:
+    def resolve_query(self, query: str, node_type: str, as_raw: bool = False) -> ResolvedQuery:
         """A query naming a KG node of ``node_type`` (its id or its exact stored feature) reads as that node;
-        anything else is a raw feature (a new sequence, SMILES or text)."""
+        anything else is a raw feature (a new sequence, SMILES or text). Unless ``as_raw``, a query that is
+        the id of a node of another type, or (for text types) an identifier such as ``OMIM:999999`` that no
+        node has, is an ``InputError`` rather than silently encoded as raw text."""
         if node_type not in self._feature_lookup:
             nodes = self.kg.nodes[self.kg.nodes["node_type"] == node_type]
             lookup = dict(zip(nodes["feature"], nodes["node_index"], strict=True))
@@ -170,8 +187,28 @@ class Bridge:
             self._feature_lookup[node_type] = lookup
         hit = self._feature_lookup[node_type].get(query)
         if hit is None:
+            if not as_raw:
+                self._refuse_id_like(query, node_type)
             return ResolvedQuery(query, None)
         return ResolvedQuery(str(self.kg.nodes.at[int(hit), "feature"]), int(hit))
+
+    def _refuse_id_like(self, query: str, node_type: str) -> None:
+        if not isinstance(query, str):
+            return
+        if self._id_types is None:
+            nodes = self.kg.nodes
+            self._id_types = dict(zip(nodes["node_id"].astype(str), nodes["node_type"], strict=True))
+        other = self._id_types.get(query.strip())
+        if other is not None:
+            raise InputError(
+                f"{query!r} is the id of a {other} node, not of a {node_type} node; query it with "
+                f"query type {other!r}, or pass --as-raw (as_raw=True) to read it as a raw {node_type} feature"
+            )
+        if self.kg.modalities.get(node_type) == "text" and _CURIE.match(query.strip()):
+            raise InputError(
+                f"{query!r} looks like an identifier, but no {node_type} node has it; pass --as-raw "
+                f"(as_raw=True) to encode it as text anyway"
+            )
 
     # ---- retrieval ---------------------------------------------------------------------------------
     def task(self, head_type: str, relation: str, tail_type: str) -> Task:
@@ -181,9 +218,10 @@ class Bridge:
         key = (head_type, relation, tail_type)
         return self._tasks.get(key, Task(f"{head_type}-{relation}-{tail_type}", *key))
 
-    def query_items(self, queries: list[str], head_type: str) -> QueryItems:
-        """Queries as the retriever reads them: KG nodes with their stored embeddings, new items encoded."""
-        resolved = [self.resolve_query(q, head_type) for q in queries]
+    def query_items(self, queries: list[str], head_type: str, as_raw: bool = False) -> QueryItems:
+        """Queries as the retriever reads them: KG nodes with their stored embeddings, new items encoded
+        (``as_raw``: see ``resolve_query``)."""
+        resolved = [self.resolve_query(q, head_type, as_raw) for q in queries]
         nodes = np.array([-1 if r.node is None else r.node for r in resolved], dtype=np.int64)
         emb = np.zeros((len(queries), self.table.input_dims[head_type]), dtype=np.float32)
         known, new = np.flatnonzero(nodes >= 0), np.flatnonzero(nodes < 0)
@@ -201,6 +239,7 @@ class Bridge:
         relation: str | None = None,
         k: int = 10,
         candidates: str = "relation",
+        as_raw: bool = False,
     ) -> pd.DataFrame:
         """Top-``k`` nodes of ``tail_type`` for one query (a sequence, SMILES or text, in the KG or not), by
         the run's shipped retriever.
@@ -208,12 +247,15 @@ class Bridge:
         ``query`` may also be the id of a KG node of ``head_type`` (its stored embedding is used). Columns:
         rank, node_id, name, score (the retriever's: cosine for the bridge alone, a weighted sum of
         standardised part scores for the hybrid), known_edge (the query is a KG node linked to it by
-        ``relation``).
+        ``relation``). ``k`` must be at least 1 (fewer rows come back when there are fewer candidates);
+        ``as_raw``: read an id-like query as a raw feature (see ``resolve_query``).
         """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise InputError(f"k must be a whole number >= 1, got {k!r}")
         relation = self.resolve_relation(head_type, tail_type, relation)
         if candidates not in ("relation", "all"):
-            raise ValueError("candidates must be 'relation' or 'all'")
-        items = self.query_items([query], head_type)
+            raise InputError(f"candidates must be 'relation' or 'all', got {candidates!r}")
+        items = self.query_items([query], head_type, as_raw)
         pool = self.candidate_nodes(tail_type, relation if candidates == "relation" else None)
         if isinstance(self.retriever, BridgeScorer) and self.index_options:
             index = self.index(tail_type, relation if candidates == "relation" else None)
@@ -222,7 +264,7 @@ class Bridge:
             top_scores, top_nodes = scores[0], nodes[0]
         else:
             row = self.retriever.score_items(self.task(head_type, relation, tail_type), items, pool)[0]
-            order = np.argsort(-row, kind="stable")[: max(0, int(k))]
+            order = np.argsort(-row, kind="stable")[: int(k)]
             top_scores, top_nodes = row[order], pool[order]
         node = int(items.nodes[0])
         known = set()
