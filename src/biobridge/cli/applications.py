@@ -29,9 +29,11 @@ def similarity(
     workdir: Path = WORKDIR,
     model: Path | None = MODEL,
     aspect: list[str] = typer.Option(["BP", "MF", "CC"], "--aspect", help="GO aspects (repeatable)."),
-    n_pairs: int = typer.Option(5000, help="Protein pairs sampled per aspect (held-out proteins only)."),
-    seed: int = typer.Option(0, help="Pair-sampling seed."),
-    bootstrap: int = typer.Option(200, help="Bootstrap resamples for the 95% CI (0: none)."),
+    n_pairs: int = typer.Option(
+        5000, min=1, help="Protein pairs sampled per aspect (held-out proteins only)."
+    ),
+    seed: int = typer.Option(0, min=0, help="Pair-sampling seed."),
+    bootstrap: int = typer.Option(200, min=0, help="Bootstrap resamples for the 95% CI (0: none)."),
     pair: list[str] = typer.Option(
         [],
         "--pair",
@@ -82,7 +84,7 @@ def similarity(
 def context(
     query: str = typer.Argument(..., help="A SMILES, protein sequence, text, or KG node id."),
     query_type: str = typer.Option(..., "--query-type", "-q", help="Node type the query is read as."),
-    k: int = typer.Option(5, "-k", help="Entities per relation."),
+    k: int = typer.Option(5, "-k", min=1, help="Entities per relation."),
     question: str | None = typer.Option(None, help="Question for the prompt (a default per query type)."),
     workdir: Path = WORKDIR,
     model: Path | None = MODEL,
@@ -95,7 +97,7 @@ def context(
     llm_model: str | None = typer.Option(None, help="Model name (openai) or local directory (hf)."),
     base_url: str | None = typer.Option(None, help="openai: endpoint base URL (or BIOBRIDGE_LLM_BASE_URL)."),
     api_key: str | None = typer.Option(None, help="openai: API key (or BIOBRIDGE_LLM_API_KEY)."),
-    max_new_tokens: int = typer.Option(256, help="Generation length."),
+    max_new_tokens: int = typer.Option(256, min=1, help="Generation length."),
 ) -> None:
     """Retrieve the top entities per relation for a query and print a prompt a language model can answer."""
     from biobridge.applications.context import answer, build_context
@@ -113,14 +115,14 @@ def context(
 def generate(
     disease: str | None = typer.Option(None, "--disease", help="Disease text to design for."),
     target: list[str] = typer.Option([], "--target", help="Target protein (KG id or sequence), repeatable."),
-    n: int = typer.Option(20, "-n", help="Candidates to keep."),
-    seed: int = typer.Option(0, help="Generator seed."),
-    n_targets: int = typer.Option(10, help="Proteins retrieved for --disease."),
-    max_seeds: int = typer.Option(30, help="Seed drugs at most."),
-    n_brics: int = typer.Option(2000, help="BRICS recombination products at most."),
-    n_mutations: int = typer.Option(500, help="Mutation attempts."),
-    time_budget: float = typer.Option(60.0, help="Generation time budget in seconds."),
-    qed_min: float = typer.Option(0.3, help="Minimum QED."),
+    n: int = typer.Option(20, "-n", min=1, help="Candidates to keep."),
+    seed: int = typer.Option(0, min=0, help="Generator seed."),
+    n_targets: int = typer.Option(10, min=1, help="Proteins retrieved for --disease."),
+    max_seeds: int = typer.Option(30, min=1, help="Seed drugs at most."),
+    n_brics: int = typer.Option(2000, min=0, help="BRICS recombination products at most."),
+    n_mutations: int = typer.Option(500, min=0, help="Mutation attempts."),
+    time_budget: float = typer.Option(60.0, min=0.1, help="Generation time budget in seconds."),
+    qed_min: float = typer.Option(0.3, min=0.0, max=1.0, help="Minimum QED."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run the unguided baseline."),
     workdir: Path = WORKDIR,
     model: Path | None = MODEL,

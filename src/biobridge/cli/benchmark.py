@@ -32,7 +32,7 @@ def benchmark(
         help="Only these methods (repeatable), e.g. biobridge-cpu, transe, rotate, popularity, feature-knn.",
     ),
     kge_model: list[str] = typer.Option([], help="PyKEEN models (repeatable; default: the config's)."),
-    kge_epochs: int | None = typer.Option(None, help="Epochs of every KGE model."),
+    kge_epochs: int | None = typer.Option(None, min=1, help="Epochs of every KGE model."),
     variant: list[str] = typer.Option(
         [],
         help="Runs NAME=PRESET[,key=value...] replacing the config's, e.g. "
@@ -40,12 +40,12 @@ def benchmark(
         "on a replaced run are dropped, a variant that ships a hybrid reports it as NAME-hybrid.",
     ),
     max_nodes_per_type: int | None = typer.Option(
-        None, help="Run on a seeded subset of the working dir's KG."
+        None, min=2, help="Run on a seeded subset of the working dir's KG."
     ),
     tasks: str | None = typer.Option(
         None, help="'all' tasks of the KG or the paper's 'paper' tasks (default: the config's)."
     ),
-    threads: int | None = typer.Option(None, help="torch threads (default: the config's)."),
+    threads: int | None = typer.Option(None, min=1, help="torch threads (default: the config's)."),
     out: Path | None = typer.Option(None, help="Output directory (default WORKDIR/benchmark[-NAME])."),
     docs: Path | None = typer.Option(
         None, help="Regenerate the benchmark section of this Markdown file (e.g. docs/benchmarks.md)."

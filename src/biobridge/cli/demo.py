@@ -12,9 +12,9 @@ from biobridge.config import preset, with_overrides
 
 def demo(
     workdir: Path = typer.Option(Path("runs/demo"), "--workdir", "-w"),
-    max_nodes_per_type: int | None = typer.Option(None, help="Run on a seeded subset (faster)."),
+    max_nodes_per_type: int | None = typer.Option(None, min=2, help="Run on a seeded subset (faster)."),
     epochs: int = typer.Option(
-        1, help="Epochs of the CPU preset (biobridge train: 2; each epoch is about 70 s on 2 cores)."
+        1, min=1, help="Epochs of the CPU preset (biobridge train: 2; each epoch is about 70 s on 2 cores)."
     ),
     progress: bool = typer.Option(True, help="Progress bars."),
 ) -> None:
