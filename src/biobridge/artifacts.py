@@ -10,6 +10,27 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from biobridge.errors import InputError
+
+
+def _umask() -> int:
+    """The process umask (read from /proc where it can be, so no thread sees it changed)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _normal_mode(path: Path, directory: bool = False) -> None:
+    """Give a file made by ``mkstemp`` (0600) or a directory made by ``mkdtemp`` (0700) the mode ``open`` /
+    ``mkdir`` would have given it: 0666 / 0777 less the umask, so run directories can be shared."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temp file onto ``path``.
@@ -23,6 +44,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
+        _normal_mode(tmp_path)  # after writing: a writer may have made the file anew
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -36,6 +58,7 @@ def atomic_directory(path: str | Path, write: Callable[[Path], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _normal_mode(tmp, directory=True)
     old = None
     try:
         write(tmp)
@@ -72,7 +95,92 @@ def replace_section(path: str | Path, start: str, end: str, block: str) -> Path:
 
 
 def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON value in ``path``; text that is not UTF-8 or not JSON raises ``InputError`` naming the file
+    and the line (a missing file: ``FileNotFoundError``)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+
+
+def read_json_object(path: str | Path, required: Iterable[str] = ()) -> dict[str, Any]:
+    """``read_json`` of a file that must hold a JSON object with the ``required`` keys (``InputError`` naming
+    the file otherwise)."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise InputError(f"{path}: missing keys {missing}")
+    return data
+
+
+def read_parquet(path: str | Path, columns: Iterable[str] = ()):
+    """The table in a parquet file that must have ``columns``; a missing, unreadable or incomplete file raises
+    ``InputError`` naming it."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} not found (incomplete artifact directory?)")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a corrupt file
+        raise InputError(f"{path}: not a readable parquet file ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing columns {missing} (has {list(table.columns)})")
+    return table
+
+
+def read_csv(path: str | Path, **options):
+    """``pandas.read_csv(path, **options)``; text that is not UTF-8, an empty file or a row that cannot be
+    parsed raises ``InputError`` naming the file (and the line where it is known).
+    ``FileNotFoundError`` for a missing file."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        return pd.read_csv(path, **options)
+    except UnicodeDecodeError:
+        check_utf8(path)  # raises naming the line
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file, expected a header line") from None
+    except (pd.errors.ParserError, ValueError, OverflowError) as exc:  # the message names the line
+        raise InputError(f"{path}: cannot be read as CSV: {' '.join(str(exc).split())}") from None
+
+
+def check_utf8(path: str | Path) -> None:
+    """Raise ``InputError`` naming the file, the line and the byte when ``path`` is not UTF-8 text (read in
+    blocks cut at line ends, so a large file costs one pass of I/O)."""
+    line = 1
+    carry = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 24)
+            data = carry + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            chunk, carry = data[:cut], data[cut:]
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                where = line + chunk[: exc.start].count(b"\n")
+                raise InputError(
+                    f"{path}:{where}: not UTF-8 text (byte 0x{chunk[exc.start]:02x}); save it as UTF-8"
+                ) from None
+            line += chunk.count(b"\n")
+            if not block:
+                return
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from biobridge.errors import InputError
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -167,11 +169,55 @@ def with_overrides(config: RunConfig, overrides: dict[str, Any]) -> RunConfig:
 
 def load_run_config(path: str | Path) -> RunConfig:
     """Read a TOML file: optional ``preset = "paper"`` then ``[model]`` / ``[train]`` / ``[retriever]`` tables
-    overriding it."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    base = preset(data.get("preset", "cpu"))
-    overrides = {f"{section}.{k}": v for section in SECTIONS for k, v in data.get(section, {}).items()}
-    return with_overrides(base, overrides)
+    overriding it. A file that is not UTF-8 TOML, an unknown preset, section or key, or a value of the wrong
+    type raises ``InputError`` naming the file (and the line, for TOML syntax)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"preset", *SECTIONS})
+    if unknown:
+        raise InputError(f"{path}: unknown keys or sections {unknown}; expected preset and {list(SECTIONS)}")
+    for section in SECTIONS:
+        if not isinstance(data.get(section, {}), dict):
+            raise InputError(f"{path}: {section} must be a table ([{section}]), found {data[section]!r}")
+    try:
+        base = preset(data.get("preset", "cpu"))
+        for section in SECTIONS:
+            for key, value in data.get(section, {}).items():
+                _check_type(section, key, value, getattr(base, section))
+        overrides = {f"{section}.{k}": v for section in SECTIONS for k, v in data.get(section, {}).items()}
+        return with_overrides(base, overrides)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _check_type(section: str, key: str, value: Any, defaults: Any) -> None:
+    """Refuse a TOML value whose type is not the field's (ints are accepted for floats; lists for tuples;
+    a field whose default is None takes any value of the annotated kinds)."""
+    if key not in {f.name for f in fields(defaults)}:
+        return  # with_overrides names the unknown key
+    default = getattr(defaults, key)
+    kinds: tuple[type, ...]
+    if isinstance(default, bool):
+        kinds = (bool,)
+    elif isinstance(default, int):
+        kinds = (int,)
+    elif isinstance(default, float):
+        kinds = (int, float)
+    elif isinstance(default, str):
+        kinds = (str,)
+    elif isinstance(default, tuple | list):
+        kinds = (list, tuple)
+    else:
+        return
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise ValueError(f"{section}.{key} must be {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
 
 
 def build_dataclass(cls: type, data: dict[str, Any]):

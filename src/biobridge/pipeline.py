@@ -23,17 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from biobridge.artifacts import write_text
+from biobridge.artifacts import read_json_object, write_text
 from biobridge.baselines import PopularityScorer, build_baseline
 from biobridge.bridge.embedding_table import EmbeddingTable
-from biobridge.bridge.run import CONFIG_FILE, LoadedRun, RunSources, TrainedRun
+from biobridge.bridge.run import CONFIG_FILE, RUN_FORMAT, LoadedRun, RunSources, TrainedRun
 from biobridge.bridge.train import train_bridge
 from biobridge.config import RunConfig
 from biobridge.encoders import EmbeddingStore, encode_kg, merge_shards
+from biobridge.errors import InputError
 from biobridge.evaluation.evaluator import evaluate
 from biobridge.evaluation.result import EvaluationResult
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split, load_or_create_split, load_or_create_validation_split
+from biobridge.locks import locked, workdir_lock
 from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever, protein_hits, tune_hybrid
 from biobridge.retrieval.scorer import BridgeScorer
 
@@ -86,7 +88,7 @@ def build_kg(
         from biobridge.kg.tsv_kg import load_tsv_kg
 
         if nodes is None or edges is None or not modalities:
-            raise ValueError(
+            raise InputError(
                 "--kg tsv needs --nodes, --edges and --modality TYPE=MODALITY for every node type"
             )
         kg = load_tsv_kg(nodes, edges, modalities)
@@ -94,15 +96,20 @@ def build_kg(
         from biobridge.kg.primekg import load_primekg
 
         if kg_csv is None or features_dir is None:
-            raise ValueError("--kg primekg needs --kg-csv and --features-dir")
+            raise InputError("--kg primekg needs --kg-csv and --features-dir")
         kg = load_primekg(kg_csv, features_dir)
     else:
-        raise ValueError(f"unknown KG source {source!r}; choose 'default', 'tsv' or 'primekg'")
+        raise InputError(f"unknown KG source {source!r}; choose 'default', 'tsv' or 'primekg'")
     if max_nodes_per_type:
         from biobridge.kg.subset import subset_kg
 
         kg = subset_kg(kg, max_nodes_per_type=max_nodes_per_type, seed=seed)
     return kg
+
+
+KG_SOURCES = ("default", "tsv", "primekg")
+_KG_OPTIONS = {"tsv": ("nodes", "edges", "modalities"), "primekg": ("kg_csv", "features_dir")}
+_FLAGS = {"modalities": "--modality"}
 
 
 def prepare(
@@ -111,10 +118,36 @@ def prepare(
     protocols: tuple[str, ...] = ("paper", "inductive"),
     test_fraction: float = 0.1,
     seed: int = 42,
+    overwrite: bool = False,
     **kg_options: Any,
 ) -> dict[str, Any]:
+    """Build the KG (``build_kg``) and write it to WORKDIR/kg with a split per protocol.
+
+    Nothing is written (not even the working directory or its lock) until every argument is checked and the
+    KG is built (``InputError`` otherwise); the writing then holds the working directory's lock. A KG or
+    split that a trained run in the working directory was trained on (its config records their hashes) is
+    not replaced by another one unless ``overwrite``: ``InputError`` naming the run."""
     wd = Workdir(workdir)
+    _check_prepare_arguments(source, tuple(protocols), test_fraction, seed, kg_options)
+    if wd.root.is_dir():
+        with workdir_lock(wd.root, "prepare"):  # refused at once while another writer holds it
+            pass
     kg = build_kg(source, seed=seed, **kg_options)
+    return _write_prepared(wd.root, kg, tuple(protocols), test_fraction, seed, overwrite)
+
+
+@locked("prepare")
+def _write_prepared(
+    workdir: Path,
+    kg: KnowledgeGraph,
+    protocols: tuple[str, ...],
+    test_fraction: float,
+    seed: int,
+    overwrite: bool,
+) -> dict[str, Any]:
+    wd = Workdir(workdir)
+    if not overwrite:
+        _refuse_replacing_what_runs_use(wd, kg.content_hash(), tuple(protocols), test_fraction, seed)
     kg.save(wd.kg)
     splits = {p: load_or_create_split(kg, wd.split(p, seed), p, test_fraction, seed) for p in protocols}
     return {
@@ -124,6 +157,118 @@ def prepare(
         "triples": len(kg.triples),
         "splits": {p: {"dir": str(wd.split(p, seed)), **s.counts()} for p, s in splits.items()},
     }
+
+
+def _check_prepare_arguments(
+    source: str, protocols: tuple[str, ...], test_fraction: float, seed: int, kg_options: dict[str, Any]
+) -> None:
+    """``InputError`` for any argument of ``prepare`` that is not usable (before anything is read or written)."""
+    from biobridge.kg.graph import MODALITIES
+    from biobridge.kg.split import PROTOCOLS
+
+    if source not in KG_SOURCES:
+        raise InputError(f"unknown KG source {source!r}; choose one of {list(KG_SOURCES)}")
+    unknown = sorted(set(kg_options) - {"max_nodes_per_type", *_KG_OPTIONS["tsv"], *_KG_OPTIONS["primekg"]})
+    if unknown:
+        raise InputError(f"unknown prepare options {unknown}")
+    for other, names in _KG_OPTIONS.items():
+        given = [n for n in names if kg_options.get(n) is not None]
+        if other != source and given:
+            flags = ", ".join(_FLAGS.get(n, "--" + n.replace("_", "-")) for n in given)
+            raise InputError(f"{flags}: only for --kg {other} (this is --kg {source})")
+    if source == "tsv":
+        missing = [n for n in _KG_OPTIONS["tsv"] if not kg_options.get(n)]
+        if missing:
+            raise InputError(
+                "--kg tsv needs --nodes, --edges and --modality TYPE=MODALITY for every node type"
+            )
+        bad = {t: m for t, m in kg_options["modalities"].items() if m not in MODALITIES}
+        if bad:
+            raise InputError(f"--modality: unknown modalities {bad}; each is one of {list(MODALITIES)}")
+    if source == "primekg" and (kg_options.get("kg_csv") is None or kg_options.get("features_dir") is None):
+        raise InputError("--kg primekg needs --kg-csv and --features-dir")
+    if not protocols:
+        raise InputError("give at least one --protocol")
+    bad_protocols = [p for p in protocols if p not in PROTOCOLS]
+    if bad_protocols:
+        raise InputError(f"--protocol: unknown protocols {bad_protocols}; choose from {list(PROTOCOLS)}")
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, int | float)
+        or not 0 < test_fraction < 1
+    ):
+        raise InputError(f"--test-fraction must be a number in (0, 1), got {test_fraction!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"--seed must be a whole number, got {seed!r}")
+    limit = kg_options.get("max_nodes_per_type")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"--max-nodes-per-type must be a whole number >= 1, got {limit!r}")
+
+
+def _refuse_replacing_what_runs_use(
+    wd: Workdir, kg_hash: str, protocols: tuple[str, ...], test_fraction: float, seed: int
+) -> None:
+    """``InputError`` naming the run when writing a KG with ``kg_hash`` and these splits would replace a KG or
+    a split that a trained run in the working directory depends on."""
+    replaced_kg = _saved_hash(wd.kg / "kg.json")
+    if replaced_kg == kg_hash:
+        replaced_kg = None
+    replaced_splits: dict[Path, str] = {}
+    for protocol in protocols:
+        directory = wd.split(protocol, seed)
+        meta = _saved_meta(directory / "split.json")
+        if meta is None or not isinstance(meta.get("content_hash"), str):
+            continue
+        settings = (meta.get("protocol"), meta.get("seed"), meta.get("test_fraction"), meta.get("kg_hash"))
+        if settings != (protocol, seed, float(test_fraction), kg_hash):
+            replaced_splits[directory.resolve()] = meta["content_hash"]
+    if replaced_kg is None and not replaced_splits:
+        return
+    for run_dir, sources in _runs_in(wd.root):
+        on_kg = (
+            replaced_kg is not None and sources.kg_dir == wd.kg.resolve() and sources.kg_hash == replaced_kg
+        )
+        split_hash = (sources.split or {}).get("hash")
+        on_split = sources.split_dir is not None and replaced_splits.get(sources.split_dir) == split_hash
+        if on_kg or on_split:
+            what = f"the KG in {wd.kg}" if on_kg else f"the split in {sources.split_dir}"
+            raise InputError(
+                f"the trained run in {run_dir} was trained on {what}, which this prepare would replace with "
+                "another; pass --overwrite to replace it anyway (that run will no longer load), or prepare "
+                "into another --workdir"
+            )
+
+
+def _saved_meta(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        return read_json_object(path)
+    except (ValueError, OSError):  # an unreadable artifact: no run can be using it
+        return None
+
+
+def _saved_hash(path: Path) -> str | None:
+    meta = _saved_meta(path)
+    return meta.get("content_hash") if meta else None
+
+
+def _runs_in(root: Path) -> list[tuple[Path, RunSources]]:
+    """(run directory, its sources) of every trained run under ``root`` that records them."""
+    runs = []
+    if not root.is_dir():
+        return runs
+    for path in sorted(root.rglob(CONFIG_FILE)):
+        meta = _saved_meta(path)
+        if not meta or meta.get("format") != RUN_FORMAT:
+            continue
+        try:
+            sources = RunSources.from_config(meta, path.parent)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if sources is not None:
+            runs.append((path.parent, sources))
+    return runs
 
 
 def encode(

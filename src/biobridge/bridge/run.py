@@ -39,6 +39,7 @@ from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel, BridgeSchema
 from biobridge.config import ModelConfig, RunConfig, build_dataclass
 from biobridge.encoders import EmbeddingStore
+from biobridge.errors import InputError
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split
 
@@ -191,8 +192,7 @@ class TrainedRun:
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: not a biobridge run directory")
         config = read_json(path)
-        if config.get("format") != RUN_FORMAT or "schema" not in config:
-            raise ValueError(f"{path} is not a biobridge run config (format {config.get('format')!r})")
+        _check_config(path, config, directory)
         if not (directory / WEIGHTS_FILE).exists():
             raise FileNotFoundError(f"{directory / WEIGHTS_FILE} not found")
         return cls(directory, config)
@@ -285,6 +285,25 @@ class TrainedRun:
         if split.kg_hash != kg.content_hash():
             raise ValueError(f"the split in {split_dir} was made for another KG")
         return split
+
+
+def _check_config(path: Path, config: Any, directory: Path) -> None:
+    """Raise ``InputError`` naming ``path`` unless ``config`` is a run config whose parts can be read."""
+    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT or "schema" not in config:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise InputError(f"{path} is not a biobridge run config (format {found!r})")
+    for key in ("training", "split", "artifacts", "run_config"):
+        if config.get(key) is not None and not isinstance(config[key], dict):
+            raise InputError(f"{path}: {key} must be a JSON object, found {type(config[key]).__name__}")
+    try:
+        BridgeSchema.from_dict(config["schema"])
+        build_dataclass(ModelConfig, config["model"])
+        if config.get("run_config") is not None:
+            RunConfig.from_dict(config["run_config"])
+        RunSources.from_config(config, directory)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing key {exc}" if type(exc) is KeyError else f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{path}: not a valid run config ({what})") from None
 
 
 def _plain(obj: Any) -> Any:

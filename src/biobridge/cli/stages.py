@@ -26,14 +26,21 @@ def prepare(
     test_fraction: float = typer.Option(0.1, help="Fraction of head nodes held out per node type."),
     seed: int = SEED,
     max_nodes_per_type: int | None = typer.Option(None, help="Keep a seeded, connected subset (quick runs)."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace a KG or split that a trained run in WORKDIR was trained on (that run then no longer loads).",
+    ),
 ) -> None:
-    """Load a KG into typed node/triple tables and write seeded, hashed splits."""
+    """Load a KG into typed node/triple tables and write seeded, hashed splits. Every argument is checked
+    before anything is written; a KG or split a trained run in WORKDIR depends on is kept unless --overwrite."""
     summary = pipeline.prepare(
         workdir,
         kg,
         tuple(protocol),
         test_fraction,
         seed,
+        overwrite=overwrite,
         nodes=nodes,
         edges=edges,
         modalities=parse_pairs(modality, "--modality") or None,

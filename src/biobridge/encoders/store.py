@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.artifacts import atomic_write, hash_strings, read_json, write_json
+from biobridge.errors import InputError
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = "biobridge-embedding-store"
@@ -61,11 +62,29 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not path.exists():
         return {"format": STORE_FORMAT, "version": STORE_VERSION, "node_types": {}}
     data = read_json(path)
-    if data.get("format") != STORE_FORMAT or "node_types" not in data:
-        raise ValueError(f"{path} is not an embedding-store manifest")
-    if int(data.get("version", 0)) > STORE_VERSION:
-        raise ValueError(f"{path}: store version {data['version']} is newer than this code ({STORE_VERSION})")
+    if not isinstance(data, dict) or data.get("format") != STORE_FORMAT or "node_types" not in data:
+        raise InputError(f"{path} is not an embedding-store manifest")
+    version = data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError(f"{path}: version must be an integer, found {version!r}")
+    if version > STORE_VERSION:
+        raise InputError(f"{path}: store version {version} is newer than this code ({STORE_VERSION})")
+    types = data["node_types"]
+    if not isinstance(types, dict):
+        raise InputError(f"{path}: node_types must be a JSON object")
+    for node_type, entry in types.items():
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: the entry of {node_type!r} is not a JSON object")
+        for key, kind in _ENTRY_TYPES.items():
+            if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
+                raise InputError(
+                    f"{path}: {node_type}.{key} must be {kind.__name__}, found {entry.get(key)!r}"
+                )
     return data
+
+
+# fields of a manifest entry that readers index with, and their JSON types
+_ENTRY_TYPES = {"encoder": str, "dim": int, "n_encoded": int, "failures": list}
 
 
 def write_entry(store_dir: Path, node_type: str, entry: dict[str, Any]) -> None:

@@ -19,15 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from biobridge.artifacts import atomic_write, hash_strings, read_json, write_json
+from biobridge.artifacts import atomic_write, hash_strings, read_json_object, read_parquet, write_json
+from biobridge.errors import InputError
 
 MODALITIES = ("protein", "molecule", "text")
 NODE_COLUMNS = ("node_index", "node_type", "node_id", "name", "feature")
 TRIPLE_COLUMNS = ("head", "relation", "tail")
 
 
-class KGFormatError(ValueError):
-    """A knowledge-graph table is malformed or inconsistent."""
+class KGFormatError(InputError):
+    """A knowledge-graph table is malformed or inconsistent (an ``InputError``: the message names the file)."""
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,24 @@ class KnowledgeGraph:
         meta_path = directory / "kg.json"
         if not meta_path.exists():
             raise FileNotFoundError(f"{meta_path} not found: run `biobridge prepare` first")
-        meta = read_json(meta_path)
-        kg = cls(
-            nodes=pd.read_parquet(directory / "nodes.parquet"),
-            triples=pd.read_parquet(directory / "triples.parquet"),
-            modalities=meta["modalities"],
-            reverse_relations=meta["reverse_relations"],
-            provenance=meta.get("provenance", {}),
-        )
-        if kg.content_hash() != meta["content_hash"]:
+        meta = read_json_object(meta_path, ("content_hash", "modalities", "reverse_relations"))
+        for key in ("modalities", "reverse_relations"):
+            if not isinstance(meta[key], dict):
+                raise KGFormatError(f"{meta_path}: {key} must be a JSON object")
+        nodes = read_parquet(directory / "nodes.parquet", NODE_COLUMNS)
+        triples = read_parquet(directory / "triples.parquet", TRIPLE_COLUMNS)
+        try:
+            kg = cls(
+                nodes=nodes,
+                triples=triples,
+                modalities=meta["modalities"],
+                reverse_relations=meta["reverse_relations"],
+                provenance=meta.get("provenance", {}),
+            )
+            same = kg.content_hash() == meta["content_hash"]
+        except (KGFormatError, TypeError) as exc:  # TypeError: a column of the wrong type
+            raise KGFormatError(f"{directory}: {exc}") from None
+        if not same:
             raise KGFormatError(f"{directory}: tables do not match the content hash in kg.json")
         return kg
 

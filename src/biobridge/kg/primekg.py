@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ import numpy as np
 import pandas as pd
 
 from biobridge.artifacts import hash_file
-from biobridge.kg.graph import KnowledgeGraph
+from biobridge.kg.graph import KGFormatError, KnowledgeGraph
 from biobridge.kg.primekg_csv import KeptRows, end_nodes, read_kept_rows
 from biobridge.kg.primekg_features import NodeFeatures, attach_features, renumber
 from biobridge.kg.primekg_names import (
@@ -106,10 +106,10 @@ class _Oriented:
     rows_dropped_without_features: dict[str, int]
 
 
-def _orient(rows: pd.DataFrame, new_index: np.ndarray) -> _Oriented:
+def _orient(rows: pd.DataFrame, new_index: Callable[[np.ndarray], np.ndarray]) -> _Oriented:
     """Apply the direction rule of the module docstring to every row whose both ends are kept nodes."""
-    x = new_index[rows["x_index"].to_numpy(np.int64)]
-    y = new_index[rows["y_index"].to_numpy(np.int64)]
+    x = new_index(rows["x_index"].to_numpy(np.int64))
+    y = new_index(rows["y_index"].to_numpy(np.int64))
     rel_codes = rows["relation"].cat.codes.to_numpy()
     rel_names = list(rows["relation"].cat.categories)
     both = (x >= 0) & (y >= 0)
@@ -241,13 +241,18 @@ def load_primekg(
     kept = read_kept_rows(kg_csv, keep_types, relations)
     nodes, names_differ = end_nodes(kept.rows, kg_csv)
     features = attach_features(nodes, features_dir)
-    oriented = _orient(kept.rows, renumber(features.nodes, kept.rows))
+    oriented = _orient(kept.rows, renumber(features.nodes))
     reverse_relations = reverse_relation_map(
         sorted(oriented.directed), sorted(oriented.symmetric), interleave=True
     )
     triples = with_reverse_triples(oriented.forward, reverse_relations)
 
     out_nodes = _node_table(features.nodes)
+    if out_nodes.empty or triples.empty:
+        raise KGFormatError(
+            f"{kg_csv}: no {'nodes' if out_nodes.empty else 'edges'} left of the node types {keep_types} "
+            f"with a feature in {features_dir} (see the loader's rules in biobridge.kg.primekg)"
+        )
     kg = KnowledgeGraph(
         nodes=out_nodes,
         triples=triples,

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from biobridge.artifacts import check_utf8, read_csv
 from biobridge.kg.graph import KGFormatError
 from biobridge.kg.primekg_names import node_type_name, relation_name
 
@@ -41,7 +42,8 @@ def read_kg_csv(path: Path) -> pd.DataFrame:
     """The ``KG_COLUMNS`` of kg.csv (types, relations and names categorical, indices int64), checked."""
     if not path.exists():
         raise FileNotFoundError(f"PrimeKG kg.csv not found: {path}")
-    header = pd.read_csv(path, nrows=0).columns
+    check_utf8(path)  # before pyarrow, which would read bytes that are not UTF-8 into the tables
+    header = read_csv(path, nrows=0).columns
     missing = [c for c in KG_COLUMNS if c not in header]
     if missing:
         raise KGFormatError(
@@ -50,9 +52,11 @@ def read_kg_csv(path: Path) -> pd.DataFrame:
     cat = {c: "category" for c in ("display_relation", "x_type", "y_type", "x_name", "y_name")}
     try:
         df = pd.read_csv(path, usecols=list(KG_COLUMNS), dtype=cat, engine="pyarrow")
-    except (ValueError, TypeError) as exc:  # pragma: no cover - depends on the pyarrow build
+    except Exception as exc:  # a row pyarrow cannot parse, or a pyarrow build without this reader
         log.debug("pyarrow CSV engine failed (%s); falling back to the C engine", exc)
-        df = pd.read_csv(path, usecols=list(KG_COLUMNS), dtype=cat, keep_default_na=False, na_values=[""])
+        df = read_csv(path, usecols=list(KG_COLUMNS), dtype=cat, keep_default_na=False, na_values=[""])
+    if df.empty:
+        raise KGFormatError(f"{path}: no rows (a header and no edges)")
     for col in ("display_relation", "x_type", "y_type"):
         bad = df[col].isna()
         if bad.any():
@@ -60,7 +64,7 @@ def read_kg_csv(path: Path) -> pd.DataFrame:
             raise KGFormatError(f"{path}: {int(bad.sum())} rows with an empty {col} (lines {rows} ...)")
     for col in ("x_index", "y_index"):
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | (values < 0) | (values != np.floor(values))
+        bad = values.isna() | (values < 0) | (values >= 2**63) | (values != np.floor(values))
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
             raise KGFormatError(

@@ -9,12 +9,14 @@ SMILES, are left out and counted. Phase of :func:`biobridge.kg.primekg.load_prim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from biobridge.artifacts import read_csv
 from biobridge.kg.graph import KGFormatError
 from biobridge.kg.text import node_text
 
@@ -40,13 +42,13 @@ def read_feature_table(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         raise FileNotFoundError(
             f"feature table not found: {path} (expected columns node_index, {', '.join(columns)})"
         )
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    df = read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in ("node_index", *columns) if c not in df.columns]
     if missing:
         raise KGFormatError(f"{path}: missing columns {missing} (has {list(df.columns)})")
     idx = pd.to_numeric(df["node_index"].str.strip(), errors="coerce")
-    bad = idx.isna() | (idx < 0) | (idx != np.floor(idx))
+    bad = idx.isna() | (idx < 0) | (idx >= 2**63) | (idx != np.floor(idx))
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
         raise KGFormatError(f"{path}: {int(bad.sum())} rows with a bad node_index (lines {rows} ...)")
@@ -110,9 +112,8 @@ def attach_features(nodes: pd.DataFrame, features_dir: Path) -> NodeFeatures:
     return NodeFeatures(with_features, files, nodes_without, empty_features, rows_unused)
 
 
-def renumber(with_features: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """PrimeKG index -> new ``node_index`` (row position in ``with_features``), -1 for nodes left out."""
-    max_pk = int(max(rows["x_index"].max(), rows["y_index"].max())) if len(rows) else 0
-    new_index = np.full(max_pk + 1, -1, dtype=np.int64)
-    new_index[with_features["pk"].to_numpy(np.int64)] = np.arange(len(with_features), dtype=np.int64)
-    return new_index
+def renumber(with_features: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
+    """PrimeKG indices -> new ``node_index`` (row position in ``with_features``), -1 for nodes left out (a
+    hash lookup: PrimeKG indices may be sparse or large)."""
+    positions = pd.Index(with_features["pk"].to_numpy(np.int64))
+    return lambda pks: positions.get_indexer(pks).astype(np.int64, copy=False)

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from biobridge.artifacts import atomic_write, hash_strings, read_json, write_json
+from biobridge.artifacts import atomic_write, hash_strings, read_json_object, read_parquet, write_json
+from biobridge.errors import InputError
 from biobridge.kg.graph import KnowledgeGraph
 
 log = logging.getLogger(__name__)
@@ -135,18 +136,28 @@ class Split:
     @classmethod
     def load(cls, directory: str | Path) -> Split:
         directory = Path(directory)
-        meta = read_json(directory / SPLIT_JSON)
-        split = cls(
-            protocol=meta["protocol"],
-            seed=int(meta["seed"]),
-            test_fraction=float(meta["test_fraction"]),
-            kg_hash=meta["kg_hash"],
-            held_out_nodes=pd.read_parquet(directory / HELD_OUT_PARQUET)["node_index"].to_numpy(np.int64),
-            triple_part=pd.read_parquet(directory / SPLIT_PARQUET)["triple_part"].to_numpy(np.int8),
-            per_relation=meta["counts"].get("per_relation", {}),
-        )
-        if split.content_hash() != meta["content_hash"]:
-            raise ValueError(f"{directory}: split tables do not match the content hash in {SPLIT_JSON}")
+        meta_path = directory / SPLIT_JSON
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{meta_path} not found: not a split directory (run `biobridge prepare`)")
+        meta = read_json_object(meta_path, ("protocol", "seed", "test_fraction", "kg_hash", "content_hash"))
+        held = read_parquet(directory / HELD_OUT_PARQUET, ("node_index",))
+        parts = read_parquet(directory / SPLIT_PARQUET, ("triple_part",))
+        try:
+            counts = meta.get("counts") or {}
+            split = cls(
+                protocol=str(meta["protocol"]),
+                seed=int(meta["seed"]),
+                test_fraction=float(meta["test_fraction"]),
+                kg_hash=str(meta["kg_hash"]),
+                held_out_nodes=held["node_index"].to_numpy(np.int64),
+                triple_part=parts["triple_part"].to_numpy(np.int8),
+                per_relation=counts.get("per_relation", {}),
+            )
+            same = split.content_hash() == meta["content_hash"]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"{directory}: not a valid split ({type(exc).__name__}: {exc})") from None
+        if not same:
+            raise InputError(f"{directory}: split tables do not match the content hash in {SPLIT_JSON}")
         return split
 
 
@@ -331,13 +342,17 @@ def load_or_create_split(
     meta_path = directory / SPLIT_JSON
     kg_hash = kg.content_hash()
     if meta_path.exists():
-        meta = read_json(meta_path)
-        same = (
-            meta.get("protocol") == protocol
-            and int(meta.get("seed", -1)) == int(seed)
-            and float(meta.get("test_fraction", -1.0)) == float(test_fraction)
-            and meta.get("kg_hash") == kg_hash
-        )
+        try:
+            meta = read_json_object(meta_path)
+            same = (
+                meta.get("protocol") == protocol
+                and int(meta.get("seed", -1)) == int(seed)
+                and float(meta.get("test_fraction", -1.0)) == float(test_fraction)
+                and meta.get("kg_hash") == kg_hash
+            )
+        except (ValueError, TypeError) as exc:  # a damaged split.json: the split is made again
+            log.warning("saved split in %s is unreadable (%s); recreating it", directory, exc)
+            same = None
         if same:
             try:
                 split = Split.load(directory)
@@ -345,7 +360,7 @@ def load_or_create_split(
                 return split
             except (ValueError, OSError, KeyError) as exc:
                 log.warning("saved split in %s is unreadable (%s); recreating it", directory, exc)
-        else:
+        elif same is not None:
             log.info("saved split in %s has other settings or another KG; recreating it", directory)
     split = split_kg(kg, protocol=protocol, test_fraction=test_fraction, seed=seed)
     split.save(directory)

@@ -8,14 +8,18 @@ Reverse relations: relation ``r`` gets the reverse ``rev_r`` and every edge is s
 relation that already starts with ``rev_`` is read as the reverse of the name without the prefix, so a file
 that lists both ``r`` and ``rev_r`` edges (or only ``rev_r`` edges) gives the same KG as one listing ``r``
 only. Duplicate edges are merged (counted in provenance). Blank lines are skipped. Fields are split on tabs
-only, with no quoting. Any malformed row raises ``KGFormatError`` naming the file, the line and the problem:
-wrong field count, empty id/type/relation/feature, node type without a modality, duplicate node, edge to an
-unknown node. Nodes are ordered by (type, id) and triples by (relation, head, tail).
+only, with no quoting. Files are UTF-8 (a leading byte-order mark is allowed); lines may end in LF or CRLF.
+Any malformed row raises ``KGFormatError`` (an ``InputError``) naming the file, the line and the problem:
+bytes that are not UTF-8, wrong field count, empty id/type/relation/feature, node type without a modality,
+duplicate node, edge to an unknown node; so does an empty file, a header naming other columns, a nodes file
+without nodes or an edges file without edges. Nodes are ordered by (type, id) and triples by (relation,
+head, tail).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,27 +32,43 @@ from biobridge.kg.triples import REVERSE_PREFIX, is_reverse_name, reverse_relati
 
 NODE_HEADER = ("node_type", "node_id", "name", "feature")
 EDGE_HEADER = ("head_type", "head_id", "relation", "tail_type", "tail_id")
+# what ``surrogateescape`` decodes a byte that is not UTF-8 to
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable(path: Path, line: int, fields: list[str]) -> None:
+    for field in fields:
+        hit = _UNDECODABLE.search(field)
+        if hit:
+            byte = ord(hit.group()) - 0xDC00
+            raise KGFormatError(f"{path}:{line}: not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8")
 
 
 def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         try:
-            first = next(reader)
-        except StopIteration:
-            raise KGFormatError(f"{path}: empty file, expected a header with {list(header)}") from None
-        cols = [c.strip() for c in first]
-        if sorted(cols) != sorted(header):
-            raise KGFormatError(f"{path}:1: header {cols} must name exactly the columns {list(header)}")
-        for fields in reader:
-            line = reader.line_num
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue
-            if len(fields) != len(cols):
-                raise KGFormatError(
-                    f"{path}:{line}: {len(fields)} fields, expected {len(cols)} ({list(cols)})"
-                )
-            yield line, {c: v.strip() for c, v in zip(cols, fields, strict=True)}
+            yield from _checked_rows(path, header, reader)
+        except csv.Error as exc:
+            raise KGFormatError(f"{path}:{max(reader.line_num, 1)}: {exc}") from None
+
+
+def _checked_rows(path: Path, header: tuple[str, ...], reader) -> Iterator[tuple[int, dict[str, str]]]:
+    first = next(reader, None)
+    if first is None:
+        raise KGFormatError(f"{path}: empty file, expected a header with {list(header)}")
+    _undecodable(path, 1, first)
+    cols = [c.strip() for c in first]
+    if sorted(cols) != sorted(header):
+        raise KGFormatError(f"{path}:1: header {cols} must name exactly the columns {list(header)}")
+    for fields in reader:
+        line = reader.line_num
+        _undecodable(path, line, fields)
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != len(cols):
+            raise KGFormatError(f"{path}:{line}: {len(fields)} fields, expected {len(cols)} ({list(cols)})")
+        yield line, {c: v.strip() for c, v in zip(cols, fields, strict=True)}
 
 
 def _read_nodes(path: Path, modalities: dict[str, str]) -> pd.DataFrame:
@@ -122,6 +142,8 @@ def _read_forward_edges(
         heads.append(h)
         rels.append(rel)
         tails.append(t)
+    if not rels:
+        raise KGFormatError(f"{path}: no edges (a header and no edge rows)")
     return pd.DataFrame(
         {"head": np.asarray(heads, np.int64), "relation": rels, "tail": np.asarray(tails, np.int64)}
     )
