@@ -58,8 +58,20 @@ class TrainConfig:
     # state stay float32). Fast on CPUs with AMX / AVX512-BF16 and on recent GPUs; slower where bf16 is emulated.
     precision: str = "fp32"
     log_every: int = 20
+    # a resumable checkpoint (weights + optimizer, scheduler, RNG and sampler state) every N optimizer steps,
+    # besides the one at every epoch's end; 0: at epoch ends only
+    checkpoint_every_steps: int = 500
 
     def __post_init__(self) -> None:
+        if (
+            isinstance(self.checkpoint_every_steps, bool)
+            or not isinstance(self.checkpoint_every_steps, int)
+            or self.checkpoint_every_steps < 0
+        ):
+            raise ValueError(
+                "train.checkpoint_every_steps must be a whole number >= 0 (0: checkpoint at epoch ends only), "
+                f"got {self.checkpoint_every_steps!r}"
+            )
         if not 0.0 <= self.relation_exponent <= 1.0:
             raise ValueError(f"train.relation_exponent must be in [0, 1], got {self.relation_exponent}")
         if self.precision not in PRECISIONS:

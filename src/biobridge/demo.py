@@ -71,7 +71,8 @@ def run_demo(
     store = pipeline.encode(workdir, progress=progress)
     times["encode"] = time.perf_counter() - t
     t = time.perf_counter()
-    run = pipeline.train(workdir, config, protocol="paper", progress=progress)
+    # a demo run again over the same working directory reuses (or resumes) its finished run
+    run = pipeline.train(workdir, config, protocol="paper", progress=progress, reuse=True)
     times["train"] = time.perf_counter() - t
     t = time.perf_counter()
     loaded = pipeline.load_run(workdir, run.directory)  # loaded once: evaluation and retrievals share it

@@ -27,7 +27,7 @@ from biobridge.artifacts import read_json_object, write_text
 from biobridge.baselines import PopularityScorer, build_baseline
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.run import CONFIG_FILE, RUN_FORMAT, LoadedRun, RunSources, TrainedRun
-from biobridge.bridge.train import train_bridge
+from biobridge.bridge.train import existing_run, train_bridge
 from biobridge.config import RunConfig
 from biobridge.encoders import EmbeddingStore, encode_kg, merge_shards
 from biobridge.errors import InputError
@@ -299,15 +299,24 @@ def train(
     split_dir: Path | None = None,
     extra: dict[str, Any] | None = None,
     reuse: bool = False,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainedRun:
     """Train a run on a split of the working directory; the run goes to ``out_dir`` (default WORKDIR/model).
 
     The split is ``protocol``/``seed`` (created when missing) or the one saved in ``split_dir``; the run is
     evaluated on its test part. With a hybrid retriever (``config.retriever``) the bridge is trained on the
     training part minus a validation split's heads, whose queries then tune the hybrid's weights
-    (``biobridge.retrieval.retriever``). ``extra`` is recorded in the run's config. ``reuse``: return the run
-    already in ``out_dir`` when it finished with the same config on the same split."""
+    (``biobridge.retrieval.retriever``). ``extra`` is recorded in the run's config.
+
+    A run already in ``out_dir`` is refused (``InputError``) unless ``resume``: continue it from its last
+    checkpoint (``biobridge.bridge.train``; a run interrupted while its hybrid was tuned is only tuned), or
+    ``overwrite``: train anew (the old run stays until the new one's first checkpoint). ``reuse``: return
+    the run already in ``out_dir`` when it finished with the same config on the same split, else resume it
+    when it can be, else train anew."""
     wd = Workdir(workdir)
+    out_dir = Path(out_dir) if out_dir else wd.model
+    existing_run(out_dir, resume or reuse, overwrite or reuse)  # refused before anything is written
     kg = KnowledgeGraph.load(wd.kg)
     if split_dir is None:
         split_dir = wd.split(protocol, seed)
@@ -316,19 +325,28 @@ def train(
         split = Split.load(split_dir)
         if split.kg_hash != kg.content_hash():
             raise ValueError(f"the split in {split_dir} was made for another KG than {wd.kg}")
-    out_dir = Path(out_dir) if out_dir else wd.model
     if reuse and (out_dir / CONFIG_FILE).exists():
         run = TrainedRun.open(out_dir)
         if run.is_complete(config, split.content_hash()):
             log.info("reusing the finished run in %s", out_dir)
             return run
+        resume = overwrite = True
     store = EmbeddingStore.load(wd.embeddings)
     table = EmbeddingTable.from_store(store, kg.num_nodes)
     sources = RunSources.describe(wd.kg, kg, store, split_dir, split)
     rc = config.retriever
     if rc.kind == "bridge":
         return train_bridge(
-            kg, split, table, config, out_dir, sources=sources, extra=extra, progress=progress
+            kg,
+            split,
+            table,
+            config,
+            out_dir,
+            sources=sources,
+            extra=extra,
+            progress=progress,
+            resume=resume,
+            overwrite=overwrite,
         )
     validation, validation_dir = load_or_create_validation_split(kg, split, split_dir, rc.validation_fraction)
     trained_on = {"trained_on": {"split": "validation", "hash": validation.content_hash()}}
@@ -341,7 +359,12 @@ def train(
         sources=sources,
         extra={**(extra or {}), **trained_on},
         progress=progress,
+        resume=resume,
+        overwrite=overwrite,
     )
+    record = run.retriever  # None when missing or tuned for other weights
+    if resume and record and record.get("validation", {}).get("hash") == validation.content_hash():
+        return run
     bridge = BridgeScorer(run.load_model(), table, name=BRIDGE_NAME)
     _, record = tune_hybrid(
         kg, split, validation, validation_dir, bridge, table, store, rc, seed=config.train.seed

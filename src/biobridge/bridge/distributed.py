@@ -41,6 +41,16 @@ class DistContext:
         dist.all_reduce(v)
         return float(v) / self.world_size
 
+    def gather(self, tensor: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+        """Every rank's ``tensor`` (same shape and dtype on all ranks), on the CPU, in rank order (for the
+        per-rank RNG states of a checkpoint; collective: every rank calls it)."""
+        if not self.enabled:
+            return [tensor.cpu()]
+        local = tensor.to(device)
+        out = [torch.empty_like(local) for _ in range(self.world_size)]
+        dist.all_gather(out, local)
+        return [t.cpu() for t in out]
+
 
 def init_distributed() -> DistContext:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1); otherwise a single process."""

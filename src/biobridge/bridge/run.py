@@ -18,21 +18,34 @@ manifest entries. Loading checks every hash, so a run is only ever read with the
 A run imported from the original BioBridge checkpoint (``biobridge import-original``) has no sources: its
 reader must say which KG, store and split to use.
 
-Writing is ``save_run`` (weights first, then ``config.json``, each atomically); reading is
-``TrainedRun.open(directory)`` and then ``load_model`` / ``load_data``.
+A checkpoint is one atomic unit: ``config.json`` is written last and names the weights (and, while training
+is under way, ``train_state.safetensors``: optimizer, scheduler, RNG and sampler state, see
+``biobridge.bridge.train``) by their SHA-256. ``save_run`` writes each blob first under a content-addressed
+name (``model.<sha16>.safetensors``), then replaces ``config.json`` (the commit), then renames the blob onto
+its plain name; a reader takes the content-addressed file when it exists, else the plain one. A process
+killed at any point leaves the previous checkpoint or the new one, never a config with weights that are not
+its own; leftovers of an unfinished write are removed by the next one.
+
+Reading is ``TrainedRun.open(directory)`` and then ``load_model`` / ``load_data``. ``load_model`` checks the
+weights' SHA-256 against the config and refuses non-finite parameters (``InputError`` naming the file); a
+run written before the hash was recorded loads with a warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_bytes
 
 from biobridge.artifacts import atomic_write, read_json, write_json
 from biobridge.bridge.embedding_table import EmbeddingTable
@@ -46,6 +59,7 @@ from biobridge.kg.split import Split
 __all__ = [
     "CONFIG_FILE",
     "RETRIEVER_FILE",
+    "TRAIN_STATE_FILE",
     "WEIGHTS_FILE",
     "LoadedRun",
     "RunSources",
@@ -56,9 +70,17 @@ __all__ = [
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 RETRIEVER_FILE = "retriever.json"
+TRAIN_STATE_FILE = "train_state.safetensors"
 RUN_FORMAT = "biobridge-checkpoint-v1"
 # manifest fields of each node type's encoder that a run records
 ENCODER_FIELDS = ("encoder", "spec", "dim", "input_hash", "n_failures")
+# the blobs a checkpoint's config.json names by hash: config key -> plain file name
+BLOBS = {"weights": WEIGHTS_FILE, "train_state": TRAIN_STATE_FILE}
+_STAGED = re.compile(r"^(model|train_state)\.[0-9a-f]{16}\.safetensors$")
+_TEMPORARY = re.compile(r"^\.(model|train_state|config)\..*\.tmp$")
+_warned_unhashed: set[str] = set()
+
+log = logging.getLogger(__name__)
 
 
 def versions() -> dict[str, str]:
@@ -147,6 +169,35 @@ class LoadedRun:
     model: BridgeModel
 
 
+def staged_name(name: str, sha256: str) -> str:
+    """The content-addressed name of a blob before its commit: ``model.safetensors`` -> ``model.<sha16>...``."""
+    stem, _, suffix = name.partition(".")
+    return f"{stem}.{sha256[:16]}.{suffix}"
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _stage_blob(directory: Path, name: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]):
+    """Write a safetensors blob under its content-addressed name; returns (sha256, staged path)."""
+    import hashlib
+
+    data = safetensors_bytes(tensors, metadata=metadata)
+    sha = hashlib.sha256(data).hexdigest()
+    path = directory / staged_name(name, sha)
+    atomic_write(path, lambda p: _write_synced(p, data))
+    return sha, path
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` holding NaN or Inf."""
+    return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
 def save_run(
     directory: str | Path,
     model: BridgeModel,
@@ -154,12 +205,26 @@ def save_run(
     run_config: RunConfig | None = None,
     training: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    train_state: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None,
 ) -> TrainedRun:
-    """Write the weights, then ``config.json`` (both atomically); returns the run."""
+    """Write one checkpoint atomically (see the module docstring): the weights (and ``train_state``, tensors
+    and a JSON-able record, when training is to be resumable), then ``config.json`` naming them by SHA-256.
+    Non-finite weights are refused before anything is written, so the previous checkpoint stays."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write(directory / WEIGHTS_FILE, lambda p: save_file(state, str(p), metadata={"format": "pt"}))
+    bad = non_finite_tensors(state)
+    if bad:
+        raise ValueError(
+            f"the model has non-finite (NaN/Inf) parameters ({', '.join(bad[:5])}): training diverged; "
+            f"nothing written, the last checkpoint in {directory} is kept"
+        )
+    blobs: dict[str, tuple[dict[str, torch.Tensor], dict[str, str]]] = {"weights": (state, {"format": "pt"})}
+    if train_state is not None:
+        tensors, record = train_state
+        tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        blobs["train_state"] = (tensors, {"format": "pt", "state": json.dumps(record)})
+    staged: dict[str, Path] = {}
     config: dict[str, Any] = {
         "format": RUN_FORMAT,
         "schema": model.schema.to_dict(),
@@ -167,6 +232,9 @@ def save_run(
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "versions": versions(),
     }
+    for key, (tensors, metadata) in blobs.items():
+        sha, staged[key] = _stage_blob(directory, BLOBS[key], tensors, metadata)
+        config[key] = {"file": BLOBS[key], "sha256": sha}
     if run_config is not None:
         config["run_config"] = run_config.to_dict()
     if training is not None:
@@ -174,8 +242,19 @@ def save_run(
     if sources is not None:
         config.update(sources.to_config(directory))
     config.update(extra or {})
-    write_json(directory / CONFIG_FILE, config)
+    write_json(directory / CONFIG_FILE, config)  # the commit
+    for key, path in staged.items():
+        os.replace(path, directory / BLOBS[key])
+    _remove_leftovers(directory, keep_state=train_state is not None)
     return TrainedRun(directory, config)
+
+
+def _remove_leftovers(directory: Path, keep_state: bool) -> None:
+    """Staged blobs no config names (an interrupted write), and the training state of a finished run."""
+    for path in directory.iterdir():
+        stale_state = path.name == TRAIN_STATE_FILE and not keep_state
+        if _STAGED.match(path.name) or _TEMPORARY.match(path.name) or stale_state:
+            path.unlink(missing_ok=True)
 
 
 class TrainedRun:
@@ -193,9 +272,70 @@ class TrainedRun:
             raise FileNotFoundError(f"{path} not found: not a biobridge run directory")
         config = read_json(path)
         _check_config(path, config, directory)
-        if not (directory / WEIGHTS_FILE).exists():
+        run = cls(directory, config)
+        if not run.weights_path.exists():
             raise FileNotFoundError(f"{directory / WEIGHTS_FILE} not found")
-        return cls(directory, config)
+        return run
+
+    # ---- the blobs config.json names -----------------------------------------------------------
+    def blob_sha256(self, key: str) -> str | None:
+        """The SHA-256 config.json records for blob ``key`` ("weights", "train_state"); None if none."""
+        entry = self.config.get(key)
+        return entry.get("sha256") if isinstance(entry, dict) else None
+
+    def blob_path(self, key: str) -> Path:
+        """Where blob ``key`` is: its content-addressed name while a write is being finished, else its
+        plain name."""
+        sha = self.blob_sha256(key)
+        if sha:
+            staged = self.directory / staged_name(BLOBS[key], sha)
+            if staged.exists():
+                return staged
+        return self.directory / BLOBS[key]
+
+    @property
+    def weights_path(self) -> Path:
+        return self.blob_path("weights")
+
+    @property
+    def weights_sha256(self) -> str | None:
+        return self.blob_sha256("weights")
+
+    def _verified_blob(self, key: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        """The tensors and metadata of blob ``key``, read once and checked against the recorded SHA-256
+        (``InputError`` naming the file)."""
+        import hashlib
+
+        sha = self.blob_sha256(key)
+        for attempt in range(2):  # a writer may rename the staged file between resolving and reading
+            path = self.blob_path(key)
+            try:
+                data = path.read_bytes()
+                break
+            except FileNotFoundError:
+                if attempt:
+                    raise
+        if sha is None:
+            if str(self.directory) not in _warned_unhashed:
+                _warned_unhashed.add(str(self.directory))
+                log.warning(
+                    "%s records no SHA-256 of %s (written by an older biobridge): its integrity is not "
+                    "checked; re-save the run to record it",
+                    self.directory / CONFIG_FILE,
+                    path.name,
+                )
+        elif hashlib.sha256(data).hexdigest() != sha:
+            raise InputError(
+                f"{path} does not match the SHA-256 recorded in {self.directory / CONFIG_FILE} "
+                f"(corrupted or replaced): retrain, or restore the run directory from a copy"
+            )
+        try:
+            tensors = safetensors_load(data)
+            n = int.from_bytes(data[:8], "little")
+            metadata = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+        except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not a readable safetensors file ({exc})") from None
+        return tensors, metadata
 
     # ---- what the run records ------------------------------------------------------------------
     @property
@@ -229,12 +369,20 @@ class TrainedRun:
     def retriever(self) -> dict[str, Any] | None:
         """The shipped retriever's record (``retriever.json``), None when the run ships the bridge alone."""
         path = self.directory / RETRIEVER_FILE
-        return read_json(path) if path.exists() else None
+        if not path.exists():
+            return None
+        record = read_json(path)
+        tuned_for = record.get("weights_sha256")
+        if tuned_for and self.weights_sha256 and tuned_for != self.weights_sha256:
+            return None  # tuned for weights this checkpoint replaced (a run trained again over it)
+        return record
 
     def save_retriever(self, record: dict[str, Any]) -> None:
         """Write ``retriever.json`` (atomically); ``record["validation"]["split_dir"]``, if given as a path,
         is stored relative to the run directory."""
         record = dict(record)
+        if self.weights_sha256:
+            record["weights_sha256"] = self.weights_sha256  # the bridge weights the hybrid was tuned with
         validation = dict(record.get("validation", {}))
         if "split_dir" in validation:
             validation["split_dir"] = os.path.relpath(
@@ -245,10 +393,33 @@ class TrainedRun:
 
     # ---- loading -------------------------------------------------------------------------------
     def load_model(self, map_location: str = "cpu") -> BridgeModel:
+        """The model, its weights checked against the recorded SHA-256 and for NaN/Inf (``InputError``)."""
+        state, _ = self._verified_blob("weights")
+        path = self.weights_path
+        bad = non_finite_tensors(state)
+        if bad:
+            raise InputError(
+                f"{path} holds non-finite (NaN/Inf) values in {len(bad)} parameter(s) "
+                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): the run is unusable, retrain it"
+            )
         schema = BridgeSchema.from_dict(self.config["schema"])
         model = BridgeModel(schema, build_dataclass(ModelConfig, self.config["model"]))
-        model.load_state_dict(load_file(str(self.directory / WEIGHTS_FILE), device=map_location))
-        return model.eval()
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            first = " ".join(str(exc).split())[:300]
+            raise InputError(
+                f"{path} does not fit the model {self.directory / CONFIG_FILE} describes: {first}"
+            ) from None
+        return model.to(map_location).eval()
+
+    def load_train_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """The resumable training state of the checkpoint (tensors, record), None when it has none (a
+        finished run, or one written before runs could be resumed)."""
+        if self.blob_sha256("train_state") is None:
+            return None
+        tensors, metadata = self._verified_blob("train_state")
+        return tensors, json.loads(metadata.get("state", "{}"))
 
     def load_data(
         self,

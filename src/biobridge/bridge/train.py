@@ -1,14 +1,21 @@
 """Training loop: InfoNCE over KG triples, gathered from cached embedding matrices.
 
 Plain PyTorch that also runs under ``torchrun`` (see ``distributed.py``). Seeds are explicit; the run
-directory is written at every epoch's end (``run.save_run``) so an interrupted run keeps its last finished
-epoch, and the log (``train_log.py``) is appended and flushed as it goes.
+directory gets a checkpoint (``run.save_run``, one atomic unit) at every epoch's end and every
+``train.checkpoint_every_steps`` optimizer steps, and the log (``train_log.py``) is appended and flushed as it
+goes. Until the last epoch the checkpoint carries ``train_state.safetensors``: the AdamW moments, the
+scheduler, the RNG states (torch per rank, CUDA, numpy, python), the epoch's order of triples and the
+position in it. ``resume=True`` continues from it to the same weights and losses as a run never interrupted
+(same threads and device). A directory that already holds a run is refused unless ``resume`` or
+``overwrite``; with ``overwrite`` the old run stays in place until the new one's first checkpoint.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +30,20 @@ from biobridge.bridge.distributed import DistContext, init_distributed, shutdown
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
-from biobridge.bridge.run import RunSources, TrainedRun, save_run
+from biobridge.bridge.run import CONFIG_FILE, RunSources, TrainedRun, save_run
 from biobridge.bridge.train_log import LOSS_PLOT, TrainingLog, plot_loss_curve
 from biobridge.config import RunConfig, TrainConfig
+from biobridge.errors import InputError
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.negatives import NegativeSampler
 from biobridge.kg.split import Split
 
 log = logging.getLogger(__name__)
+
+STATE_FORMAT = "biobridge-train-state-v1"
+# settings that may change between an interrupted run and its resumption (they do not change the result, or,
+# for the device, the user asks for it)
+RESUME_MAY_CHANGE = ("train.num_threads", "train.device", "train.checkpoint_every_steps")
 
 
 @dataclass(frozen=True)
@@ -280,28 +293,192 @@ def _run_epoch(
     rng: np.random.Generator,
     progress: TrainingLog,
     show: bool,
+    start_batch: int = 0,
+    order: np.ndarray | None = None,
+    on_step=None,
 ) -> None:
+    """One epoch, from batch ``start_batch`` of ``order`` when resuming (else a new order is drawn);
+    ``on_step(next_batch, order)`` runs after every step but the epoch's last (mid-epoch checkpoints)."""
     s.model.train()
-    if s.sampling_p is None:
-        order = rng.permutation(len(s.data))[: s.per_epoch]
-    else:
-        order = rng.choice(len(s.data), size=s.per_epoch, replace=False, p=s.sampling_p)
+    if order is None:
+        if s.sampling_p is None:
+            order = rng.permutation(len(s.data))[: s.per_epoch]
+        else:
+            order = rng.choice(len(s.data), size=s.per_epoch, replace=False, p=s.sampling_p)
     bar = tqdm(
-        range(s.steps_per_epoch), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not show, unit="batch"
+        range(start_batch, s.steps_per_epoch),
+        desc=f"epoch {epoch + 1}/{tc.epochs}",
+        disable=not show,
+        unit="batch",
+        initial=start_batch,
+        total=s.steps_per_epoch,
     )
     epoch_start, seen = time.perf_counter(), 0
     for b in bar:
         idx = order[b * tc.batch_size : (b + 1) * tc.batch_size]
         loss, grad_norm = _train_step(s, table, tc, ctx, idx, rng)
         seen += len(idx)
+        progress.seen += len(idx)
         rate = seen / (time.perf_counter() - epoch_start)
-        progress.record(
-            epoch, loss, grad_norm, s.scheduler.get_last_lr()[0], rate, b == s.steps_per_epoch - 1
-        )
+        last = b == s.steps_per_epoch - 1
+        progress.record(epoch, loss, grad_norm, s.scheduler.get_last_lr()[0], rate, last)
         if show:
             bar.set_postfix(loss=f"{loss.item():.4f}", triples_s=f"{rate:,.0f}")
-    progress.seen += seen
+        if on_step is not None and not last:
+            on_step(b + 1, order)
     s.model.eval()
+
+
+# ---- resumable state -------------------------------------------------------------------------------
+def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: json.loads(json.dumps(obj))}
+
+
+def config_differences(saved: RunConfig | None, wanted: RunConfig) -> list[str]:
+    """The config keys (``train.lr``, ...) whose values differ, ignoring ``RESUME_MAY_CHANGE``."""
+    if saved is None:
+        return ["run_config (none recorded)"]
+    a, b = _flat(saved.to_dict()), _flat(wanted.to_dict())
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUME_MAY_CHANGE)
+
+
+def existing_run(out_dir: str | Path, resume: bool = False, overwrite: bool = False) -> TrainedRun | None:
+    """The run already in ``out_dir`` (None when there is none); ``InputError`` when there is one and neither
+    ``resume`` nor ``overwrite`` is given."""
+    out_dir = Path(out_dir)
+    if not (out_dir / CONFIG_FILE).exists():
+        return None
+    if not resume and not overwrite:
+        raise InputError(
+            f"{out_dir} already holds a trained run: pass --resume to continue it, or --overwrite to train a "
+            "new one in its place (the old one is kept until the new one's first checkpoint)"
+        )
+    try:
+        return TrainedRun.open(out_dir)
+    except (OSError, ValueError) as exc:
+        if not overwrite:
+            raise
+        log.warning("%s holds an unreadable run (%s): training anew", out_dir, exc)
+        return None
+
+
+def resume_problem(run: TrainedRun, config: RunConfig, sources: RunSources | None) -> str | None:
+    """Why ``run`` cannot be continued with ``config`` on ``sources`` (None: it can)."""
+    differ = config_differences(run.run_config, config)
+    if differ:
+        return f"it was trained with other settings ({', '.join(differ[:6])})"
+    recorded = run.sources
+    if sources is not None and recorded is not None:
+        if recorded.kg_hash != sources.kg_hash:
+            return "it was trained on another KG"
+        if (recorded.split or {}).get("hash") != (sources.split or {}).get("hash"):
+            return "it was trained on another split"
+    if not is_finished(run, config) and run.blob_sha256("train_state") is None:
+        return "its checkpoint holds no training state (written before runs could be resumed)"
+    return None
+
+
+def is_finished(run: TrainedRun, config: RunConfig) -> bool:
+    return (
+        run.training.get("epochs_completed") == config.train.epochs and run.blob_sha256("train_state") is None
+    )
+
+
+def _train_state(
+    s: _Setup,
+    rng: np.random.Generator,
+    torch_states: list[torch.Tensor],
+    cuda_states: list[torch.Tensor],
+    epoch: int,
+    batch: int,
+    order: np.ndarray | None,
+    progress: TrainingLog,
+    ctx: DistContext,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and record of ``train_state.safetensors``: training continues at batch ``batch`` of epoch
+    ``epoch`` (of ``order``, the epoch's triples, when mid-epoch)."""
+    opt = s.optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, entry in opt["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    for rank, state in enumerate(torch_states):
+        tensors[f"rng.torch.{rank}"] = state
+    for rank, state in enumerate(cuda_states):
+        tensors[f"rng.cuda.{rank}"] = state
+    if order is not None:
+        tensors["sampler.order"] = torch.from_numpy(np.ascontiguousarray(order, dtype=np.int64))
+    version, internal, gauss = random.getstate()
+    record = {
+        "format": STATE_FORMAT,
+        "epoch": epoch,
+        "batch": batch,
+        "step": progress.step,
+        "seen": progress.seen,
+        "elapsed_s": round(time.perf_counter() - progress.start, 3),
+        "world_size": ctx.world_size,
+        "numpy_rng": rng.bit_generator.state,
+        "python_rng": [version, list(internal), gauss],
+        "scheduler": s.scheduler.state_dict(),
+        "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
+    }
+    return tensors, record
+
+
+def _restore(
+    s: _Setup,
+    run: TrainedRun,
+    state: tuple[dict[str, torch.Tensor], dict[str, Any]],
+    rng: np.random.Generator,
+    ctx: DistContext,
+) -> tuple[int, int, np.ndarray | None]:
+    """Load the checkpoint's weights and training state into ``s``, ``rng`` and the global RNGs; returns
+    (epoch, batch, the epoch's order or None) to continue from."""
+    tensors, record = state
+    if record.get("format") != STATE_FORMAT:
+        raise InputError(
+            f"{run.blob_path('train_state')}: unknown training state format {record.get('format')!r}"
+        )
+    with torch.no_grad():
+        s.model.load_state_dict(run.load_model().state_dict())
+    entries: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, idx, key = name.split(".", 2)
+            entries.setdefault(int(idx), {})[key] = value
+    for idx, values in record["optimizer"]["scalars"].items():
+        entries.setdefault(int(idx), {}).update(values)
+    groups = record["optimizer"]["param_groups"]
+    for group in groups:
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+    s.optimizer.load_state_dict({"state": entries, "param_groups": groups})
+    s.scheduler.load_state_dict(record["scheduler"])
+    rng.bit_generator.state = record["numpy_rng"]
+    version, internal, gauss = record["python_rng"]
+    random.setstate((version, tuple(internal), gauss))
+    rank = ctx.rank
+    if record.get("world_size", 1) != ctx.world_size:
+        log.warning(
+            "resuming a run of %s process(es) with %s: the result will differ from an uninterrupted run",
+            record.get("world_size"),
+            ctx.world_size,
+        )
+        rank = 0
+    torch.set_rng_state(tensors[f"rng.torch.{rank}"])
+    if s.device.type == "cuda" and f"rng.cuda.{rank}" in tensors:
+        torch.cuda.set_rng_state(tensors[f"rng.cuda.{rank}"], s.device)
+    order = tensors["sampler.order"].numpy() if "sampler.order" in tensors else None
+    return int(record["epoch"]), int(record["batch"]), order
 
 
 def train_bridge(
@@ -313,12 +490,34 @@ def train_bridge(
     sources: RunSources | None = None,
     extra: dict[str, Any] | None = None,
     progress: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainedRun:
-    """Train a bridge on the split's training triples; the run directory ``out_dir`` is written (through
-    ``biobridge.bridge.run.save_run``) at the end of every epoch. ``sources`` and ``extra`` are recorded."""
+    """Train a bridge on the split's training triples; the run directory ``out_dir`` gets a checkpoint
+    (through ``biobridge.bridge.run.save_run``) at the end of every epoch and every
+    ``train.checkpoint_every_steps`` steps. ``sources`` and ``extra`` are recorded.
+
+    A run already in ``out_dir`` is refused (``InputError``) unless ``resume`` (continue it from its last
+    checkpoint; a finished run is returned as it is) or ``overwrite`` (train anew; the old run stays until
+    the first new checkpoint). With both, a run that cannot be resumed (other settings) is trained anew."""
     tc = config.train
-    ctx = init_distributed()
     out_dir = Path(out_dir)
+    existing = existing_run(out_dir, resume, overwrite)
+    state = None
+    mode = "fresh" if existing is None else "replace"
+    if resume and existing is not None:
+        problem = resume_problem(existing, config, sources)
+        if problem is None and is_finished(existing, config):
+            log.info("the run in %s is already trained to its last epoch", out_dir)
+            return existing
+        if problem is None:
+            state = existing.load_train_state()
+            mode = "resume"
+        elif not overwrite:
+            raise InputError(f"cannot resume the run in {out_dir}: {problem}; pass --overwrite to train anew")
+        else:
+            log.warning("training %s anew: the run there cannot be resumed (%s)", out_dir, problem)
+    ctx = init_distributed()
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
     if tc.num_threads:
@@ -344,14 +543,59 @@ def train_bridge(
         "device": str(s.device),
         "n_parameters": n_params,
     }
-    log_rows = TrainingLog(out_dir, ctx, tc.log_every)
+    start_epoch, start_batch, order = 0, 0, None
+    resumed = {"step": 0, "seen": 0, "elapsed_s": 0.0}
+    if state is not None:
+        start_epoch, start_batch, order = _restore(s, existing, state, rng, ctx)
+        resumed = state[1]
+        log.info("resuming %s at epoch %d, step %d", out_dir, start_epoch + 1, resumed["step"])
+    log_rows = TrainingLog(
+        out_dir, ctx, tc.log_every, mode, resumed["step"], resumed["seen"], resumed["elapsed_s"]
+    )
     run = None
+
+    def checkpoint(epochs_done: int, epoch: int, batch: int, epoch_order: np.ndarray | None) -> None:
+        nonlocal run
+        final = epochs_done == tc.epochs
+        torch_states = ctx.gather(torch.get_rng_state(), s.device)  # collective: every rank
+        cuda_states = (
+            ctx.gather(torch.cuda.get_rng_state(s.device), s.device) if s.device.type == "cuda" else []
+        )
+        if ctx.is_main:
+            train_state = None
+            if not final:
+                train_state = _train_state(
+                    s, rng, torch_states, cuda_states, epoch, batch, epoch_order, log_rows, ctx
+                )
+            summary = {**facts, **log_rows.summary(epochs_done)}
+            run = save_run(out_dir, s.model, sources, config, summary, extra, train_state)
+            log_rows.commit()
+        ctx.barrier()
+
+    def on_step(epoch: int):
+        def maybe_checkpoint(next_batch: int, epoch_order: np.ndarray) -> None:
+            if tc.checkpoint_every_steps and log_rows.step % tc.checkpoint_every_steps == 0:
+                checkpoint(epoch, epoch, next_batch, epoch_order)
+
+        return maybe_checkpoint
+
     try:
-        for epoch in range(tc.epochs):
-            _run_epoch(s, table, tc, ctx, epoch, rng, log_rows, show=progress and ctx.is_main)
-            if ctx.is_main:
-                run = save_run(out_dir, s.model, sources, config, {**facts, **log_rows.summary(epoch)}, extra)
-            ctx.barrier()
+        for epoch in range(start_epoch, tc.epochs):
+            first = epoch == start_epoch
+            _run_epoch(
+                s,
+                table,
+                tc,
+                ctx,
+                epoch,
+                rng,
+                log_rows,
+                show=progress and ctx.is_main,
+                start_batch=start_batch if first else 0,
+                order=order if first else None,
+                on_step=on_step(epoch),
+            )
+            checkpoint(epoch + 1, epoch + 1, 0, None)
     finally:
         log_rows.close()
     if ctx.is_main:

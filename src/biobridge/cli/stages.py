@@ -115,9 +115,23 @@ def train(
     ),
     out: Path | None = typer.Option(None, help="Run directory (default WORKDIR/model)."),
     progress: bool = typer.Option(True, help="Progress bars."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue the run in the run directory from its last checkpoint (same settings); "
+        "a finished run is kept as it is.",
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Train anew over the run in the run directory (kept until the new run's first checkpoint).",
+    ),
 ) -> None:
     """Train the bridge; write the run directory (config.json, model.safetensors, train_log.jsonl,
-    loss_curve.png)."""
+    loss_curve.png; train_state.safetensors until the last epoch). A run directory that already holds a
+    run needs --resume or --overwrite."""
+    if resume and overwrite:
+        raise typer.BadParameter("choose one of --resume and --overwrite", param_hint="--resume")
     run_config = load_run_config(config) if config else preset(preset_name)
     run_config = with_overrides(
         run_config,
@@ -128,7 +142,16 @@ def train(
             "train.precision": precision,
         },
     )
-    run = pipeline.train(workdir, run_config, protocol=protocol, seed=seed, out_dir=out, progress=progress)
+    run = pipeline.train(
+        workdir,
+        run_config,
+        protocol=protocol,
+        seed=seed,
+        out_dir=out,
+        progress=progress,
+        resume=resume,
+        overwrite=overwrite,
+    )
     typer.echo(json.dumps({"run": str(run.directory), **run.training}, indent=2))
 
 
