@@ -14,6 +14,28 @@ from typing import Any
 
 from biobridge.errors import InputError
 
+_POSITIVE = "> 0"
+
+
+def _check_numbers(section: str, obj: Any, rules: dict[str, tuple[type, Any, float | None, bool]]) -> None:
+    """Each named field must be of the kind given (``int``: a whole number; ``float``: any real number) and
+    lie in [low, high] (None: unbounded; low ``_POSITIVE``: > 0); the flag allows None. ``ValueError``
+    names ``section.field``."""
+    for name, (kind, low, high, optional) in rules.items():
+        value = getattr(obj, name)
+        if value is None and optional:
+            continue
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        real = whole or isinstance(value, float)
+        if (kind is int and not whole) or (kind is float and not real) or value != value:
+            what = "a whole number" if kind is int else "a number"
+            raise ValueError(f"{section}.{name} must be {what}, got {value!r}")
+        too_low = value <= 0 if low == _POSITIVE else low is not None and value < low
+        if too_low or (high is not None and value > high):
+            lower = "> 0" if low == _POSITIVE else f">= {low}"
+            bounds = lower if high is None else f"{lower} and <= {high}"
+            raise ValueError(f"{section}.{name} must be {bounds}, got {value!r}")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -26,6 +48,23 @@ class ModelConfig:
     residual: bool = True
     # Standardise each input dimension with the mean/std of the training nodes of its type (stored in the model).
     standardize_inputs: bool = True
+
+    def __post_init__(self) -> None:
+        _check_numbers(
+            "model",
+            self,
+            {
+                "hidden_dim": (int, 1, None, False),
+                "n_layers": (int, 0, None, False),
+                "n_heads": (int, 1, None, False),
+                "ff_dim": (int, 1, None, False),
+                "dropout": (float, 0.0, 0.99, False),
+            },
+        )
+        if self.n_layers and self.hidden_dim % self.n_heads:
+            raise ValueError(
+                f"model.hidden_dim ({self.hidden_dim}) must be a multiple of model.n_heads ({self.n_heads})"
+            )
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -63,6 +102,25 @@ class TrainConfig:
     checkpoint_every_steps: int = 500
 
     def __post_init__(self) -> None:
+        _check_numbers(
+            "train",
+            self,
+            {
+                "epochs": (int, 1, None, False),
+                "batch_size": (int, 1, None, False),
+                "lr": (float, _POSITIVE, None, False),
+                "weight_decay": (float, 0.0, None, False),
+                "warmup_fraction": (float, 0.0, 1.0, False),
+                "grad_clip": (float, _POSITIVE, None, False),
+                "temperature": (float, _POSITIVE, None, False),
+                "n_negatives": (int, 0, None, False),
+                "negative_pool": (int, 0, None, False),
+                "max_triples_per_epoch": (int, 1, None, True),
+                "seed": (int, 0, 2**32 - 1, False),
+                "num_threads": (int, 1, None, True),
+                "log_every": (int, 1, None, False),
+            },
+        )
         if (
             isinstance(self.checkpoint_every_steps, bool)
             or not isinstance(self.checkpoint_every_steps, int)
@@ -102,6 +160,15 @@ class RetrieverConfig:
             raise ValueError(f"retriever.kind must be one of {RETRIEVER_KINDS}, got {self.kind!r}")
         if self.kind == "hybrid" and not 0.0 < self.validation_fraction < 1.0:
             raise ValueError("retriever.validation_fraction must be in (0, 1) for a hybrid retriever")
+        _check_numbers(
+            "retriever",
+            self,
+            {
+                "k": (int, 1, None, False),
+                "step": (float, _POSITIVE, 1.0, False),
+                "max_queries": (int, 1, None, False),
+            },
+        )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Layout of a working directory::
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,16 @@ def build_kg(
 KG_SOURCES = ("default", "tsv", "primekg")
 _KG_OPTIONS = {"tsv": ("nodes", "edges", "modalities"), "primekg": ("kg_csv", "features_dir")}
 _FLAGS = {"modalities": "--modality"}
+
+
+def _is_main_process() -> bool:
+    """Not a torchrun rank other than 0 (only rank 0 writes a run)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _writes_whole_store(shard) -> bool:
+    """Unsharded encoding (one writer); shards are made to be encoded by concurrent processes."""
+    return shard is None or (shard == "auto" and os.environ.get("WORLD_SIZE", "1") == "1")
 
 
 def prepare(
@@ -271,6 +282,7 @@ def _runs_in(root: Path) -> list[tuple[Path, RunSources]]:
     return runs
 
 
+@locked("encode", when=lambda *a, shard=None, **k: _writes_whole_store(shard))
 def encode(
     workdir: Path,
     encoder_specs: dict[str, str] | None = None,
@@ -288,6 +300,7 @@ def encode(
     return encode_kg(kg, wd.embeddings, encoder_specs=encoder_specs, progress=progress, shard=shard)
 
 
+@locked("train", when=lambda *a, **k: _is_main_process())
 def train(
     workdir: Path,
     config: RunConfig,
