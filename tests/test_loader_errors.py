@@ -227,7 +227,7 @@ def test_primekg_crlf_and_huge_sparse_indices_load(primekg_files):
 CANDIDATE_CASES = {
     "empty": (b"", r"no candidates"),
     "blank lines only": (b"\n \n\r\n", r"no candidates"),
-    "header only": (b"id\tname\ttext\n", r"no candidates \(no row has a text\)"),
+    "header only": (b"id\tname\ttext\n", r"no candidates \(a header and no rows\)"),
     "not UTF-8": (b"id\ttext\nc1\tfever\nc2\tfi\xe8vre\n", r":3: not UTF-8 text \(byte 0xe8\)"),
     "ragged row": (b"id\ttext\nc1\tfever\nc2\tgout\textra\n", r":3: 3 fields, expected 2"),
     "duplicate id": (b"id\ttext\nc1\tfever\nc1\tgout\n", r"id 'c1' on lines \[2, 3\]"),
@@ -496,3 +496,10 @@ def test_candidate_reader_any_bytes(tmp_path, body):
     path = tmp_path / "candidates.tsv"
     path.write_bytes(body)
     _result_or_input_error(lambda: read_candidates(path))
+
+
+def test_candidate_row_without_a_feature_is_named_not_dropped(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_text("id\tname\tfeature\nc1\tethanol\tCCO\nc2\tnothing\t\n")
+    with pytest.raises(InputError, match=r"c\.tsv:3: no feature for this candidate"):
+        read_candidates(path)

@@ -26,7 +26,8 @@ FEATURE_COLUMNS = ("feature", "candidate", "text", "smiles", "sequence")
 def read_candidates(path: str | Path) -> pd.DataFrame:
     """Candidates from a UTF-8 TSV file: columns ``id``, ``name`` (optional) and a feature column named one of
     ``feature``/``candidate``/``text``/``smiles``/``sequence``; a file without a header (or with one column)
-    is read as one feature per line. Blank lines and rows with an empty feature are skipped; ids default to
+    is read as one feature per line. Blank lines are skipped; a row with an empty feature is an error; ids
+    default to
     ``cand<row>``. Fields are split on tabs, with no quoting; lines may end in LF or CRLF. A file that is
     not UTF-8, has no candidates, a row with another number of fields than the header, an empty or repeated
     id raises ``InputError`` naming the file and the line."""
@@ -54,9 +55,14 @@ def read_candidates(path: str | Path) -> pd.DataFrame:
             records.append([*fields, number])
         frame = pd.DataFrame(records, columns=[*header, "line"], dtype=object)
         frame = frame.rename(columns={feature_col: "feature"})
-        frame = frame[frame["feature"] != ""].reset_index(drop=True)
         if frame.empty:
-            raise InputError(f"{path}: no candidates (no row has a {feature_col})")
+            raise InputError(f"{path}: no candidates (a header and no rows)")
+        missing = frame.index[frame["feature"] == ""]
+        if len(missing):
+            raise InputError(
+                f"{path}:{frame.at[missing[0], 'line']}: no {feature_col} for this candidate "
+                f"({len(missing)} row(s) without one); every row needs one, or remove the row"
+            )
     if "id" in frame.columns:
         _check_ids(path, frame)
     else:
