@@ -25,9 +25,9 @@ def run_step(args) -> object:
     wd = pipeline.Workdir(args.workdir)
     config = with_overrides(preset("cpu"), {"train.epochs": args.epochs, "train.num_threads": args.threads})
     if args.step == "train":
-        return pipeline.train(wd.root, config, progress=False).training
+        return pipeline.train(wd.root, config, progress=False, reuse=True).training
     if args.step == "train-minus":
-        return train_without_relation(wd.root, config, "indication", progress=False).training
+        return train_without_relation(wd.root, config, "indication", progress=False, reuse=True).training
     if args.step == "similarity":
         loaded = pipeline.load_run(wd.root)
         return similarity_benchmark(

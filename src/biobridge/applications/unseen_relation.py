@@ -50,10 +50,12 @@ def train_without_relation(
     seed: int = 42,
     out_dir=None,
     progress: bool = True,
+    **existing_run: bool,
 ):
     """Train a bridge on ``protocol``'s split minus ``relation`` (both directions), through
     ``biobridge.pipeline.train``; the split is written to ``WORKDIR/splits/<protocol>-minus-<relation>-seed<seed>``
-    and the run (default ``WORKDIR/model_minus_<relation>``) records it and the hidden relation."""
+    and the run (default ``WORKDIR/model_minus_<relation>``) records it and the hidden relation.
+    ``existing_run``: ``reuse``, ``resume`` or ``overwrite`` for a run already there (``pipeline.train``)."""
     wd = pipeline.Workdir(workdir)
     kg = KnowledgeGraph.load(wd.kg)
     base = load_or_create_split(kg, wd.split(protocol, seed), protocol, 0.1, seed)
@@ -69,6 +71,7 @@ def train_without_relation(
         out_dir=out_dir,
         progress=progress,
         extra={"hidden_relation": relation},
+        **existing_run,
     )
 
 
