@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from biobridge.bridge.import_original import (
     original_parameter_count,
 )
 from biobridge.bridge.run import TrainedRun
+from biobridge.errors import InputError
 
 DATA_CONFIG = json.loads(DEFAULT_DATA_CONFIG.read_text())
 TYPE_ID = DATA_CONFIG["node_type"]
@@ -218,5 +218,6 @@ class _NotATensor:
 def test_refuses_arbitrary_pickles(tmp_path):
     _write_original(tmp_path / "c")
     torch.save({"payload": _NotATensor()}, tmp_path / "c" / "pytorch_model.bin")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(InputError, match="refused: not a plain state dict of tensors"):
         import_original_checkpoint(tmp_path / "c", tmp_path / "out", n_heads=4)
+    assert not (tmp_path / "out").exists()

@@ -40,6 +40,7 @@ from biobridge.artifacts import hash_file, read_json
 from biobridge.bridge.model import BridgeModel, BridgeSchema
 from biobridge.bridge.run import save_run
 from biobridge.config import ModelConfig
+from biobridge.errors import InputError
 from biobridge.kg.primekg_names import PRIMEKG_RELATION_TYPES, node_type_name, relation_name
 from biobridge.kg.triples import REVERSE_PREFIX
 
@@ -57,7 +58,7 @@ ORIGINAL_ACTIVATION = "gelu"
 _LAYER_KEY = re.compile(r"^encoder\.layers\.(\d+)\.")
 
 
-class OriginalCheckpointError(ValueError):
+class OriginalCheckpointError(InputError):
     """The original checkpoint's files disagree with each other or with the expected layout."""
 
 
@@ -76,7 +77,14 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(
             f"{path} not found: the original checkpoint ships its weights as {WEIGHTS_FILE}"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any failure to read the user's file as plain tensors is a refusal of it
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise OriginalCheckpointError(
+            f"{path}: refused: not a plain state dict of tensors (only weights are ever loaded, never "
+            f"pickled code; torch said: {reason})"
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise OriginalCheckpointError(f"{path}: expected a state dict of tensors")
     if state and all(k.startswith("module.") for k in state):  # saved from a DataParallel wrapper

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biobridge.artifacts import hash_strings, write_json
+from biobridge.artifacts import atomic_write, hash_strings, write_json
 from biobridge.encoders.base import Encoder
 from biobridge.encoders.mmseqs import HitTable, SearchSettings, mmseqs_version, search
 from biobridge.encoders.protein_composition import ProteinCompositionEncoder
@@ -302,7 +302,7 @@ class HomologyEncoder(Encoder):
         with gzip.open(directory / "reference.txt.gz", "wt", encoding="ascii") as f:
             f.write("\n".join(self._reference) + "\n")
         save_hits(directory / "hits.parquet", self._hits, {"reference_hash": reference_hash(self._reference)})
-        save_file({"basis": self._basis}, str(directory / "basis.safetensors"))
+        atomic_write(directory / "basis.safetensors", lambda p: save_file({"basis": self._basis}, str(p)))
         write_json(
             directory / "state.json",
             {

@@ -215,7 +215,9 @@ class EmbeddingStore:
         entry = self.entry(node_type)
         path = self.directory / entry.get("file", tensor_file_name(node_type))
         if not path.exists():
-            raise KeyError(f"embedding file {str(path)!r} for node type {node_type!r} is missing")
+            raise InputError(
+                f"embedding file {path} for node type {node_type!r} is missing; rerun `biobridge encode`"
+            )
         from safetensors.numpy import load_file
 
         tensors = load_file(str(path))
