@@ -27,8 +27,9 @@ import numpy as np
 from biobridge.artifacts import read_json_object, write_text
 from biobridge.baselines import PopularityScorer, build_baseline
 from biobridge.bridge.embedding_table import EmbeddingTable
+from biobridge.bridge.resume import existing_run
 from biobridge.bridge.run import CONFIG_FILE, RUN_FORMAT, LoadedRun, RunSources, TrainedRun
-from biobridge.bridge.train import existing_run, train_bridge
+from biobridge.bridge.train import train_bridge
 from biobridge.config import RunConfig
 from biobridge.encoders import EmbeddingStore, encode_kg, merge_shards
 from biobridge.errors import InputError
