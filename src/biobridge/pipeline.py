@@ -199,8 +199,6 @@ def _check_prepare_arguments(
             raise InputError(f"--modality: unknown modalities {bad}; each is one of {list(MODALITIES)}")
     if source == "primekg" and (kg_options.get("kg_csv") is None or kg_options.get("features_dir") is None):
         raise InputError("--kg primekg needs --kg-csv and --features-dir")
-    if not protocols:
-        raise InputError("give at least one --protocol")
     bad_protocols = [p for p in protocols if p not in PROTOCOLS]
     if bad_protocols:
         raise InputError(f"--protocol: unknown protocols {bad_protocols}; choose from {list(PROTOCOLS)}")
