@@ -86,3 +86,32 @@ def test_similarity_hop(tiny_bridge):
         assert row.score == pytest.approx(np.mean(row.hop_scores), abs=2e-4)
     with pytest.raises(ValueError, match="similarity hop"):
         multi_hop(tiny_bridge, "x", "disease:~:protein", k=2)
+
+
+def test_known_edge_hops_rank_recorded_edges_first_in_the_retrievers_order(tiny_bridge):
+    kg = tiny_bridge.kg
+    t = kg.triples[kg.triples["relation"] == "rev_target"]
+    protein = int(t["head"].value_counts().index[0])
+    known = set(t.loc[t["head"] == protein, "tail"])
+    pid = kg.nodes.at[protein, "node_id"]
+    k = len(known) + 3
+    plain = multi_hop(tiny_bridge, pid, "protein:rev_target:drug", k=k, known_edges=False)
+    ref = tiny_bridge.retrieve(pid, "protein", "drug", relation="rev_target", k=k)
+    assert list(plain["node_id"]) == list(ref["node_id"])  # off: the retriever's ranking
+    lifted = multi_hop(tiny_bridge, pid, "protein:rev_target:drug", k=k, known_edges=True)
+    ids = set(kg.nodes.loc[sorted(known), "node_id"])
+    top = list(lifted["node_id"][: len(known)])
+    assert set(top) == ids  # every recorded edge first
+    full = tiny_bridge.retrieve(pid, "protein", "drug", relation="rev_target", k=len(kg.nodes))
+    order = [n for n in full["node_id"] if n in ids]
+    assert top == order  # in the order the retriever itself ranks them
+    assert lifted["score"].iloc[len(known) - 1] > lifted["score"].iloc[len(known)]
+
+
+def test_known_edges_leave_new_items_alone(tiny_bridge):
+    scorer = HopScorer.of(tiny_bridge, known_edges=True)
+    hop = Hop("disease", "associated_with", "protein")
+    items = tiny_bridge.query_items(["Name: asthma."], "disease")
+    cands = np.sort(tiny_bridge.candidate_nodes("protein", "associated_with"))
+    plain = HopScorer.of(tiny_bridge).from_items(hop, items, cands)
+    assert np.array_equal(scorer.from_items(hop, items, cands).numpy(), plain.numpy())

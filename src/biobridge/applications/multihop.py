@@ -101,12 +101,15 @@ class HopScorer:
     relation hop, the cosine of projections for a similarity hop; ``task_of(hop)`` names the hop's task (the
     hybrid's weights are per task)."""
 
-    def __init__(self, retriever, model, table, task_of) -> None:
+    def __init__(self, retriever, model, table, task_of, known_triples=None) -> None:
         self.retriever = retriever
         self.model = model.eval()
         self.table = table
         self.task_of = task_of
         self.cosine = isinstance(retriever, BridgeScorer)
+        # known-edge hops: (head, relation, tail) rows whose pairs score at least the hop's best prediction
+        self.known_triples = known_triples
+        self._known: dict[str, np.ndarray] = {}
 
     @classmethod
     def bridge_only(cls, model, table) -> HopScorer:
@@ -119,14 +122,42 @@ class HopScorer:
         )
 
     @classmethod
-    def of(cls, bridge) -> HopScorer:
-        """The hop scorer of a ``biobridge.retrieval.bridge.Bridge`` (its shipped retriever)."""
+    def of(cls, bridge, known_edges: bool = False) -> HopScorer:
+        """The hop scorer of a ``biobridge.retrieval.bridge.Bridge`` (its shipped retriever); with
+        ``known_edges``, the KG's own edges count as known (see ``with_known_edges``)."""
         return cls(
             bridge.retriever,
             bridge.model,
             bridge.table,
             lambda hop: bridge.task(hop.head_type, hop.relation, hop.tail_type),
+            bridge.kg.triples if known_edges else None,
         )
+
+    def with_known_edges(self, hop: Hop, nodes: np.ndarray, candidates: np.ndarray, scores: torch.Tensor):
+        """Known-edge hop: a candidate linked to the scored KG node by a known triple of the hop's relation
+        scores just above the row's best prediction (a recorded fact is not ranked below a guess): in
+        ``(best, best + 2 eps]``, ``eps = 1e-3 (1 + |best|)``, in the order of its own score, so known edges
+        come first, ordered as the retriever ranks them. Rows of nodes < 0 (new items) are left as they are."""
+        if self.known_triples is None or hop.relation == SIMILARITY:
+            return scores
+        codes = self._known.get(hop.relation)
+        if codes is None:
+            t = self.known_triples
+            t = t[t["relation"] == hop.relation]
+            width = np.int64(len(self.table.type_code))
+            codes = np.unique(t["head"].to_numpy(np.int64) * width + t["tail"].to_numpy(np.int64))
+            self._known[hop.relation] = codes
+        nodes = np.asarray(nodes, dtype=np.int64)
+        width = np.int64(len(self.table.type_code))
+        pairs = nodes[:, None] * width + np.asarray(candidates, dtype=np.int64)[None, :]
+        mask = np.isin(pairs, codes) & (nodes[:, None] >= 0)
+        if not mask.any():
+            return scores
+        best = scores.max(dim=1, keepdim=True).values
+        low = scores.min(dim=1, keepdim=True).values
+        eps = 1e-3 * (1 + best.abs())
+        lifted = best + eps * (1 + (scores - low) / (best - low).clamp(min=1e-12))
+        return torch.where(torch.from_numpy(mask), lifted, scores)
 
     def unit(self, scores: torch.Tensor, hop: Hop) -> torch.Tensor:
         """Hop scores mapped to [0, 1] (for ``aggregate="product"``)."""
@@ -139,7 +170,8 @@ class HopScorer:
         if hop.relation == SIMILARITY:
             raw = torch.as_tensor(items.embeddings, dtype=torch.float32)
             return self._projections(raw, hop.head_type) @ self._candidates(hop, candidates).T
-        return torch.from_numpy(self.retriever.score_items(self.task_of(hop), items, candidates))
+        scores = torch.from_numpy(self.retriever.score_items(self.task_of(hop), items, candidates))
+        return self.with_known_edges(hop, items.nodes, candidates, scores)
 
     def from_nodes(self, hop: Hop, nodes: np.ndarray, candidates: np.ndarray) -> torch.Tensor:
         if hop.relation == SIMILARITY:
@@ -147,7 +179,8 @@ class HopScorer:
                 self._projections(self.table.raw(hop.head_type, nodes), hop.head_type)
                 @ self._candidates(hop, candidates).T
             )
-        return torch.from_numpy(self.retriever.score(self.task_of(hop), nodes, candidates))
+        scores = torch.from_numpy(self.retriever.score(self.task_of(hop), nodes, candidates))
+        return self.with_known_edges(hop, nodes, candidates, scores)
 
     def _candidates(self, hop: Hop, candidates: np.ndarray) -> torch.Tensor:
         return F.normalize(self.table.project(self.model, candidates), dim=1)
@@ -255,9 +288,12 @@ def multi_hop(
     beam: int = 10,
     aggregate: str = "mean",
     pool: str = "max",
+    known_edges: bool = True,
 ) -> pd.DataFrame:
     """Top-``k`` nodes at the end of ``path`` for one query (a new item, or a KG node of the first head type),
-    scored by the run's shipped retriever.
+    scored by the run's shipped retriever. ``known_edges``: known-edge hops (``HopScorer.with_known_edges``):
+    from a KG node (the query or an intermediate node), the KG's own edges of a hop's relation score just
+    above that hop's best prediction.
 
     Columns: rank, node_id, name, score (pooled path score), path (intermediate nodes of the best path as
     ``type:id (name)``, joined by `` -> ``), hop_scores (the score of every hop along that path).
@@ -269,7 +305,7 @@ def multi_hop(
                 raise ValueError(f"a similarity hop links a type to itself, got {hop}")
             continue
         bridge.resolve_relation(hop.head_type, hop.tail_type, hop.relation)
-    scorer = HopScorer.of(bridge)
+    scorer = HopScorer.of(bridge, known_edges=known_edges)
     items = bridge.query_items([query], hops[0].head_type)
     search = search_paths(scorer, bridge.kg, items, hops, beam, aggregate, pool)
     scores = search.scores[0]

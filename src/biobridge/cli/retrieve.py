@@ -26,6 +26,11 @@ def retrieve(
     path: str | None = typer.Option(
         None, "--path", help="Multi-hop: 'disease:associated_with:protein,protein:rev_target:drug'."
     ),
+    known_edges: bool = typer.Option(
+        True,
+        "--known-edges/--no-known-edges",
+        help="--path: from a KG node, its own edges of a hop's relation rank above the hop's predictions.",
+    ),
     workdir: Path = WORKDIR,
     model: Path | None = MODEL,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -42,7 +47,7 @@ def retrieve(
     if path:
         from biobridge.applications.multihop import multi_hop, parse_path
 
-        table = multi_hop(bridge, query, path=parse_path(path), k=k)
+        table = multi_hop(bridge, query, path=parse_path(path), k=k, known_edges=known_edges)
     elif as_type:
         from biobridge.applications.zero_shot import score_candidates
 
