@@ -10,9 +10,9 @@ import pytest
 
 from biobridge import pipeline
 from biobridge.encoders import encode_kg
-from biobridge.encoders.base import Encoder
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import load_or_create_split
+from tests.tiny_workdir import HashingTextEncoder as TinyHashingTextEncoder
 
 CONFIG = """
 preset = "cpu"
@@ -29,22 +29,10 @@ log_every = 1
 """
 
 
-class HashingTextEncoder(Encoder):
-    """A cheap deterministic text encoder (character trigram hashing) so the test needs no model."""
+class HashingTextEncoder(TinyHashingTextEncoder):
+    """The tests' trigram-hashing text encoder (``tests.tiny_workdir``), 64-d here."""
 
-    name = "test-hashing-text"
-    modality = "text"
     dim = 64
-
-    def invalid_reason(self, item):
-        return None if isinstance(item, str) and item.strip() else "empty text"
-
-    def _encode_valid(self, items, batch_size, progress):
-        out = np.zeros((len(items), self.dim), dtype=np.float32)
-        for i, text in enumerate(items):
-            for j in range(len(text) - 2):
-                out[i, sum(map(ord, text[j : j + 3])) % self.dim] += 1.0
-        return out
 
 
 @pytest.fixture(scope="module")
