@@ -83,3 +83,25 @@ def test_exclusion_and_unguided_baseline(tiny_bridge):
     assert (base.seeds["source"] == "random").all() and base.stats["mode"] == "unguided"
     with pytest.raises(ValueError, match="exactly one"):
         generate_candidates(tiny_bridge, n=5)
+
+
+def test_brics_runs_under_a_hard_deadline():
+    """A generator that stops yielding (BRICSBuild grinding on duplicates) cannot stall the design: the
+    products read by the deadline are kept and the child is killed."""
+    import subprocess
+    import sys
+    import time
+
+    from biobridge.applications.molecules import _read_products
+
+    stalled = "import sys, time\nprint('\"CCO\"'); print('null'); sys.stdout.flush(); time.sleep(120)"
+    proc = subprocess.Popen([sys.executable, "-c", stalled], stdout=subprocess.PIPE)
+    out: list = []
+    started = time.perf_counter()
+    try:
+        _read_products(proc, out, n_brics=100, deadline=started + 3.0)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert out == ["CCO", None]
+    assert time.perf_counter() - started < 10

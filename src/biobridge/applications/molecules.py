@@ -5,7 +5,12 @@ mutations: aromatic C -> N, add a methyl / F / Cl / OH, delete a terminal atom, 
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import random
+import selectors
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -135,7 +140,7 @@ def generate_molecules(
     BRICS: all seeds' fragments, ``BRICSBuild(scrambleReagents=True, maxDepth=max_depth)``, at most
     ``n_brics`` products or half the time budget. Mutations: ``n_mutations`` edits of randomly chosen seeds
     (1-2 edits each).
-    Python's global ``random`` state is used by ``BRICSBuild``; it is seeded and restored afterwards.
+    ``BRICSBuild`` runs in a seeded child process with a hard deadline (``_brics_products``).
     """
     Chem = rdkit_chem()
     started = time.perf_counter()
@@ -154,7 +159,12 @@ def generate_molecules(
 
 
 def _brics_products(mols, n_brics: int, seed: int, max_depth: int, deadline: float) -> tuple[list, int]:
-    """BRICS recombinations of the seeds' fragments (``None`` for an invalid product), and the fragment count."""
+    """BRICS recombinations of the seeds' fragments (``None`` for an invalid product), and the fragment count.
+
+    RDKit's ``BRICSBuild`` can grind for minutes inside one step without yielding a product (a fragment set
+    whose recombinations are almost all duplicates), so it runs in a child process (``_brics_worker``, JSON in,
+    one JSON line per product out) that is killed at ``deadline``: the products read by then are kept, in the
+    generator's order, so a run that finishes before its deadline is the same as an in-process one."""
     Chem = rdkit_chem()
     from rdkit.Chem import BRICS
 
@@ -164,26 +174,63 @@ def _brics_products(mols, n_brics: int, seed: int, max_depth: int, deadline: flo
             fragments.update(BRICS.BRICSDecompose(m))
         except Exception:  # noqa: BLE001 - RDKit raises plain RuntimeErrors on odd inputs
             continue
-    frag_mols = [m for m in (Chem.MolFromSmiles(f) for f in sorted(fragments)) if m is not None]
+    frag_smiles = [f for f in sorted(fragments) if Chem.MolFromSmiles(f) is not None]
+    if len(frag_smiles) < 2 or n_brics < 1:
+        return [], len(frag_smiles)
+    job = {"fragments": frag_smiles, "n_brics": n_brics, "seed": seed, "max_depth": max_depth}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "biobridge.applications.molecules"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     out: list[str | None] = []
-    state = random.getstate()
-    random.seed(seed)
     try:
-        if len(frag_mols) >= 2:
-            builder = BRICS.BRICSBuild(frag_mols, scrambleReagents=True, maxDepth=max_depth)
-            for prod in itertools.islice(builder, n_brics):
-                try:
-                    prod.UpdatePropertyCache(strict=False)
-                    Chem.SanitizeMol(prod)
-                    radical = any(a.GetNumRadicalElectrons() for a in prod.GetAtoms())
-                    out.append(None if radical else Chem.MolToSmiles(prod))
-                except Exception:  # noqa: BLE001
-                    out.append(None)
-                if time.perf_counter() > deadline:
-                    break
+        proc.stdin.write(json.dumps(job).encode("utf-8"))
+        proc.stdin.close()
+        _read_products(proc, out, n_brics, deadline)
     finally:
-        random.setstate(state)
-    return out, len(frag_mols)
+        proc.kill()
+        proc.wait()
+    return out, len(frag_smiles)
+
+
+def _read_products(proc, out: list, n_brics: int, deadline: float) -> None:
+    """Append the child's products to ``out`` until it ends, ``n_brics`` are read, or ``deadline``."""
+    fd = proc.stdout.fileno()
+    pending = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while len(out) < n_brics:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not selector.select(timeout=remaining):
+                return
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return
+            *lines, pending = (pending + chunk).split(b"\n")
+            out.extend(json.loads(line) for line in lines[: n_brics - len(out)])
+
+
+def _brics_worker() -> None:
+    """The child of ``_brics_products``: read the job (JSON) from stdin, print one JSON line per product."""
+    Chem = rdkit_chem()
+    from rdkit.Chem import BRICS
+
+    job = json.loads(sys.stdin.read())
+    frag_mols = [Chem.MolFromSmiles(f) for f in job["fragments"]]
+    random.seed(job["seed"])
+    builder = BRICS.BRICSBuild(frag_mols, scrambleReagents=True, maxDepth=job["max_depth"])
+    for prod in itertools.islice(builder, job["n_brics"]):
+        try:
+            prod.UpdatePropertyCache(strict=False)
+            Chem.SanitizeMol(prod)
+            radical = any(a.GetNumRadicalElectrons() for a in prod.GetAtoms())
+            smiles = None if radical else Chem.MolToSmiles(prod)
+        except Exception:  # noqa: BLE001
+            smiles = None
+        sys.stdout.write(json.dumps(smiles) + "\n")
+        sys.stdout.flush()
 
 
 def _mutation_products(mols, n_mutations: int, seed: int, deadline: float) -> list[str | None]:
@@ -217,3 +264,7 @@ def _mutation_products(mols, n_mutations: int, seed: int, deadline: float) -> li
         smi = None if failed else Chem.MolToSmiles(current)
         out.append(smi if smi is not None and Chem.MolFromSmiles(smi) is not None else None)
     return out
+
+
+if __name__ == "__main__":
+    _brics_worker()
