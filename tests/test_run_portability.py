@@ -187,7 +187,6 @@ def test_prepare_api_with_bad_arguments_writes_nothing(tmp_path):
     root = tmp_path / "inputs"
     write_tsv_kg(root)
     for options in (
-        {"protocols": ()},
         {"protocols": ("paper", "sideways")},
         {"test_fraction": 1.0},
         {"modalities": {"protein": "protein", "drug": "smiles"}},
