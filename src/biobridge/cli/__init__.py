@@ -7,6 +7,7 @@ parses its options, calls one library function and prints a summary; it holds no
     benchmark.py     benchmark
     demo.py          demo
     convert.py       import-original
+    guard.py         the error contract every command runs under (exit 2 / exit 1 + log / --debug)
 """
 
 from biobridge.cli.app import app
