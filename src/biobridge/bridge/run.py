@@ -20,7 +20,7 @@ reader must say which KG, store and split to use.
 
 A checkpoint is one atomic unit: ``config.json`` is written last and names the weights (and, while training
 is under way, ``train_state.safetensors``: optimizer, scheduler, RNG and sampler state, see
-``biobridge.bridge.train``) by their SHA-256. ``save_run`` writes each blob first under a content-addressed
+``biobridge.bridge.resume``) by their SHA-256. ``save_run`` writes each blob first under a content-addressed
 name (``model.<sha16>.safetensors``), then replaces ``config.json`` (the commit), then renames the blob onto
 its plain name; a reader takes the content-addressed file when it exists, else the plain one. A process
 killed at any point leaves the previous checkpoint or the new one, never a config with weights that are not
