@@ -59,10 +59,9 @@ class HashingTextEncoder(Encoder):
 _CACHE: dict[str, Path] = {}
 
 
-def tiny_workdir(tmp_path_factory) -> Path:
-    """The working directory (kg/, splits/paper-seed42/, embeddings/, tiny.toml), built once per session."""
-    if "wd" in _CACHE:
-        return _CACHE["wd"]
+def build_workdir(directory: Path, max_nodes_per_type: int, seed: int, text_encoder: Encoder):
+    """A working directory in ``directory``: a seeded subset of the default KG, its paper split (seed 42) and
+    an embedding store from composition, Morgan and ``text_encoder``; returns its ``Workdir``."""
     from biobridge import pipeline
     from biobridge.encoders import build_encoder, encode_kg
     from biobridge.kg.default_kg import build_default_kg
@@ -70,16 +69,24 @@ def tiny_workdir(tmp_path_factory) -> Path:
     from biobridge.kg.split import load_or_create_split
     from biobridge.kg.subset import subset_kg
 
-    wd = pipeline.Workdir(tmp_path_factory.mktemp("ckpt_wd"))
-    kg = subset_kg(build_default_kg(), max_nodes_per_type=30, seed=3)
+    wd = pipeline.Workdir(directory)
+    kg = subset_kg(build_default_kg(), max_nodes_per_type=max_nodes_per_type, seed=seed)
     kg.save(wd.kg)
     load_or_create_split(KnowledgeGraph.load(wd.kg), wd.split("paper", 42), "paper", 0.1, 42)
     encoders = {
         "protein": build_encoder("composition"),
         "molecule": build_encoder("morgan"),
-        "text": HashingTextEncoder(),
+        "text": text_encoder,
     }
     encode_kg(kg, wd.embeddings, encoders=encoders, progress=False)
+    return wd
+
+
+def tiny_workdir(tmp_path_factory) -> Path:
+    """The working directory (kg/, splits/paper-seed42/, embeddings/, tiny.toml), built once per session."""
+    if "wd" in _CACHE:
+        return _CACHE["wd"]
+    wd = build_workdir(tmp_path_factory.mktemp("ckpt_wd"), 30, 3, HashingTextEncoder())
     (wd.root / "tiny.toml").write_text(TINY_TOML)
     _CACHE["wd"] = wd.root
     return wd.root

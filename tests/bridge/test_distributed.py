@@ -8,11 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from biobridge import pipeline
-from biobridge.encoders import encode_kg
-from biobridge.kg.graph import KnowledgeGraph
-from biobridge.kg.split import load_or_create_split
 from tests.tiny_workdir import HashingTextEncoder as TinyHashingTextEncoder
+from tests.tiny_workdir import build_workdir
 
 CONFIG = """
 preset = "cpu"
@@ -37,20 +34,7 @@ class HashingTextEncoder(TinyHashingTextEncoder):
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    from biobridge.encoders import build_encoder
-    from biobridge.kg.default_kg import build_default_kg
-    from biobridge.kg.subset import subset_kg
-
-    wd = pipeline.Workdir(tmp_path_factory.mktemp("ddp"))
-    kg = subset_kg(build_default_kg(), max_nodes_per_type=40, seed=1)
-    kg.save(wd.kg)
-    load_or_create_split(KnowledgeGraph.load(wd.kg), wd.split("paper", 42), "paper", 0.1, 42)
-    encoders = {
-        "protein": build_encoder("composition"),
-        "molecule": build_encoder("morgan"),
-        "text": HashingTextEncoder(),
-    }
-    encode_kg(kg, wd.embeddings, encoders=encoders, progress=False)
+    wd = build_workdir(tmp_path_factory.mktemp("ddp"), 40, 1, HashingTextEncoder())
     (wd.root / "ddp.toml").write_text(CONFIG)
     return wd
 
