@@ -119,19 +119,10 @@ class TrainConfig:
                 "seed": (int, 0, 2**32 - 1, False),
                 "num_threads": (int, 1, None, True),
                 "log_every": (int, 1, None, False),
+                "checkpoint_every_steps": (int, 0, None, False),  # 0: at epoch ends only
+                "relation_exponent": (float, 0.0, 1.0, False),
             },
         )
-        if (
-            isinstance(self.checkpoint_every_steps, bool)
-            or not isinstance(self.checkpoint_every_steps, int)
-            or self.checkpoint_every_steps < 0
-        ):
-            raise ValueError(
-                "train.checkpoint_every_steps must be a whole number >= 0 (0: checkpoint at epoch ends only), "
-                f"got {self.checkpoint_every_steps!r}"
-            )
-        if not 0.0 <= self.relation_exponent <= 1.0:
-            raise ValueError(f"train.relation_exponent must be in [0, 1], got {self.relation_exponent}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
 
