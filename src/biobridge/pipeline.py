@@ -158,13 +158,14 @@ def _write_prepared(
     overwrite: bool,
 ) -> dict[str, Any]:
     wd = Workdir(workdir)
+    kg_hash = kg.content_hash()
     if not overwrite:
-        _refuse_replacing_what_runs_use(wd, kg.content_hash(), tuple(protocols), test_fraction, seed)
+        _refuse_replacing_what_runs_use(wd, kg_hash, tuple(protocols), test_fraction, seed)
     kg.save(wd.kg)
     splits = {p: load_or_create_split(kg, wd.split(p, seed), p, test_fraction, seed) for p in protocols}
     return {
         "kg_dir": str(wd.kg),
-        "kg_hash": kg.content_hash(),
+        "kg_hash": kg_hash,
         "nodes_per_type": kg.nodes["node_type"].value_counts().sort_index().to_dict(),
         "triples": len(kg.triples),
         "splits": {p: {"dir": str(wd.split(p, seed)), **s.counts()} for p, s in splits.items()},
