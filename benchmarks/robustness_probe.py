@@ -290,30 +290,13 @@ def cases() -> list[Case]:
             setup="open('{tmp}/kg.csv','wb').write(b'\\x00\\x01garbage,,\\n1,2')",
         )
     )
-    add(
-        Case(
-            "loaders",
-            "train TOML syntax error",
-            ["train", "-w", "{wd}", "--config", "{tmp}/c.toml"],
-            setup="open('{tmp}/c.toml','w').write('[train\\nepochs = 2\\n')",
-        )
-    )
-    add(
-        Case(
-            "loaders",
-            "train TOML unknown key",
-            ["train", "-w", "{wd}", "--config", "{tmp}/c.toml"],
-            setup="open('{tmp}/c.toml','w').write('[train]\\nepoch = 2\\n')",
-        )
-    )
-    add(
-        Case(
-            "loaders",
-            "train TOML wrong type",
-            ["train", "-w", "{wd}", "--config", "{tmp}/c.toml"],
-            setup="open('{tmp}/c.toml','w').write('[train]\\nepochs = \"two\"\\n')",
-        )
-    )
+    for name, toml in [
+        ("train TOML syntax error", "[train\\nepochs = 2\\n"),
+        ("train TOML unknown key", "[train]\\nepoch = 2\\n"),
+        ("train TOML wrong type", '[train]\\nepochs = \\"two\\"\\n'),
+    ]:
+        setup = f"open('{{tmp}}/c.toml','w').write('{toml}')"
+        add(Case("loaders", name, ["train", "-w", "{wd}", "--config", "{tmp}/c.toml"], setup=setup))
     # --- corrupted artifacts --------------------------------------------------------------------------
     ev = ["evaluate", "-w", "{wd}", "--out", "{tmp}/e"]
     for name, setup in [
