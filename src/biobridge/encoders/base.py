@@ -33,6 +33,9 @@ class Encoder(ABC):
     # A stateful encoder is fitted on its node type's valid items before it encodes them (the homology
     # encoder fixes its reference set that way); its state is saved beside the embeddings and loaded with them.
     stateful: bool = False
+    # True when an item's vector does not depend on the items encoded with it (per-item computations). A
+    # padded neural batch changes rounding, so a server that batches queries encodes those one by one.
+    batch_invariant: bool = False
 
     @abstractmethod
     def invalid_reason(self, item: str) -> str | None:

@@ -233,6 +233,7 @@ class HomologyEncoder(Encoder):
 
     modality = "protein"
     stateful = True
+    batch_invariant = True
 
     def __init__(self, k: int = 256, settings: SearchSettings = DEFAULT_SEARCH, seed: int = 0) -> None:
         self.k = int(k)

@@ -49,6 +49,7 @@ def _rdkit_reason(smiles: str) -> str:
 
 class MorganEncoder(Encoder):
     modality = "molecule"
+    batch_invariant = True
 
     def __init__(self, radius: int = 2, n_bits: int = 2048) -> None:
         self.radius = int(radius)

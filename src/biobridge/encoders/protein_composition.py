@@ -45,6 +45,7 @@ def _codes(seq: str) -> np.ndarray | None:
 class ProteinCompositionEncoder(Encoder):
     modality = "protein"
     dim = 420
+    batch_invariant = True
 
     def __init__(self) -> None:
         self.name = "protein-composition-v1"

@@ -29,6 +29,9 @@ from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever
 from biobridge.retrieval.scorer import BridgeScorer
 
 Items = str | Sequence[str] | np.ndarray
+# Queries scored together by ``Bridge.retrieve_many`` (a fixed shape: a query's scores are the same bits
+# whichever queries share its block, so a server may batch requests without changing any result).
+SCORING_BLOCK = 32
 # A compact identifier (``OMIM:999999``, ``GO:0008150``, ``MONDO:0005148``): prefix, colon, no whitespace.
 _CURIE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*:[^\s:]+$")
 
@@ -65,6 +68,7 @@ class Bridge:
         self._encoders: dict[str, object] = {}
         self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
         self._feature_lookup: dict[str, dict[str, int]] = {}
+        self._edges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._tasks: dict[tuple[str, str, str], Task] | None = None
         self._id_types: dict[str, str] | None = None
         # Candidate search of the bridge alone: exact by default; e.g. {"kind": "hnsw", "ef_search": 256} for a
@@ -89,9 +93,13 @@ class Bridge:
         return cls(loaded.model, loaded.kg, loaded.table, loaded.store, loaded.split, retriever)
 
     # ---- embeddings --------------------------------------------------------------------------------
-    def encode(self, items: Items, node_type: str, what: str = "query") -> torch.Tensor:
+    def encode(
+        self, items: Items, node_type: str, what: str = "query", one_by_one: bool = False
+    ) -> torch.Tensor:
         """Raw frozen-encoder embeddings of ``items`` (strings) read as ``node_type``; arrays pass through.
-        An item the encoder cannot read is an ``InputError`` naming it as ``what`` and its 1-based position."""
+        An item the encoder cannot read is an ``InputError`` naming it as ``what`` and its 1-based position.
+        ``one_by_one``: encode each item alone unless the encoder is batch-invariant, so that an item's vector
+        does not depend on the items it came with (a padded neural batch changes the rounding)."""
         if isinstance(items, np.ndarray | torch.Tensor):
             emb = torch.as_tensor(items, dtype=torch.float32)
             return emb[None] if emb.ndim == 1 else emb
@@ -99,15 +107,21 @@ class Bridge:
             items = [items]
         if node_type not in self.store.node_types:
             raise UnknownNameError(f"no encoder for node type {node_type!r}; known: {self.store.node_types}")
-        encoder = self._encoders.get(node_type)
-        if encoder is None:
-            encoder = self._encoders[node_type] = self.store.encoder(node_type)
+        encoder = self.encoder(node_type)
         for i, item in enumerate(items):
             reason = encoder.invalid_reason(item)
             if reason is not None:
                 label = what if len(items) == 1 else f"{what} {i + 1}"
                 raise InputError(f"{label} cannot be encoded as {node_type}: {reason}")
+        if one_by_one and not encoder.batch_invariant and len(items) > 1:
+            return torch.from_numpy(np.concatenate([encoder.encode([item]) for item in items]))
         return torch.from_numpy(encoder.encode(list(items)))
+
+    def encoder(self, node_type: str):
+        """The fitted encoder of ``node_type`` (loaded on first use)."""
+        if node_type not in self._encoders:
+            self._encoders[node_type] = self.store.encoder(node_type)
+        return self._encoders[node_type]
 
     def project(self, items: Items, node_type: str, what: str = "item") -> np.ndarray:
         """``P_t e`` for new items of one node type, L2-normalised (the space candidates live in)."""
@@ -218,9 +232,11 @@ class Bridge:
         key = (head_type, relation, tail_type)
         return self._tasks.get(key, Task(f"{head_type}-{relation}-{tail_type}", *key))
 
-    def query_items(self, queries: list[str], head_type: str, as_raw: bool = False) -> QueryItems:
+    def query_items(
+        self, queries: list[str], head_type: str, as_raw: bool = False, one_by_one: bool = False
+    ) -> QueryItems:
         """Queries as the retriever reads them: KG nodes with their stored embeddings, new items encoded
-        (``as_raw``: see ``resolve_query``)."""
+        (``as_raw``: see ``resolve_query``; ``one_by_one``: see ``encode``)."""
         resolved = [self.resolve_query(q, head_type, as_raw) for q in queries]
         nodes = np.array([-1 if r.node is None else r.node for r in resolved], dtype=np.int64)
         emb = np.zeros((len(queries), self.table.input_dims[head_type]), dtype=np.float32)
@@ -228,8 +244,21 @@ class Bridge:
         if len(known):
             emb[known] = self.table.raw(head_type, nodes[known]).numpy()
         if len(new):
-            emb[new] = self.encode([resolved[i].feature for i in new], head_type).numpy()
+            features = [resolved[i].feature for i in new]
+            emb[new] = self.encode(features, head_type, one_by_one=one_by_one).numpy()
         return QueryItems([r.feature for r in resolved], emb, nodes)
+
+    def known_tails(self, node: int, relation: str) -> set[int]:
+        """The tails of ``node``'s KG edges of ``relation`` (empty for a new item, ``node`` < 0)."""
+        if node < 0:
+            return set()
+        if relation not in self._edges:
+            t = self.kg.triples
+            sub = t.loc[t["relation"] == relation, ["head", "tail"]].sort_values(["head", "tail"])
+            self._edges[relation] = (sub["head"].to_numpy(), sub["tail"].to_numpy())
+        heads, tails = self._edges[relation]
+        lo, hi = np.searchsorted(heads, node, side="left"), np.searchsorted(heads, node, side="right")
+        return set(tails[lo:hi].tolist())
 
     def retrieve(
         self,
@@ -250,27 +279,60 @@ class Bridge:
         ``relation``). ``k`` must be at least 1 (fewer rows come back when there are fewer candidates);
         ``as_raw``: read an id-like query as a raw feature (see ``resolve_query``).
         """
+        return self.retrieve_many([query], head_type, tail_type, relation, k, candidates, as_raw)[0]
+
+    def retrieve_many(
+        self,
+        queries: Sequence[str],
+        head_type: str,
+        tail_type: str,
+        relation: str | None = None,
+        k: int = 10,
+        candidates: str = "relation",
+        as_raw: bool = False,
+    ) -> list[pd.DataFrame]:
+        """``retrieve`` for several queries at once, one table each, every table identical to the one
+        ``retrieve`` gives for that query alone: exact scoring runs in fixed blocks of ``SCORING_BLOCK``
+        queries (the last padded), so a query's scores do not depend on its companions, and new items are
+        encoded ``one_by_one``. (A FAISS index, ``index_options``, searches the queries together.)"""
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise InputError(f"k must be a whole number >= 1, got {k!r}")
         relation = self.resolve_relation(head_type, tail_type, relation)
         if candidates not in ("relation", "all"):
             raise InputError(f"candidates must be 'relation' or 'all', got {candidates!r}")
-        items = self.query_items([query], head_type, as_raw)
-        pool = self.candidate_nodes(tail_type, relation if candidates == "relation" else None)
+        items = self.query_items(list(queries), head_type, as_raw, one_by_one=True)
+        pool_relation = relation if candidates == "relation" else None
         if isinstance(self.retriever, BridgeScorer) and self.index_options:
-            index = self.index(tail_type, relation if candidates == "relation" else None)
+            index = self.index(tail_type, pool_relation)
             vec = self.transform(items.embeddings, head_type, relation, tail_type)
             scores, nodes = index.search(torch.from_numpy(vec), k)
-            top_scores, top_nodes = scores[0], nodes[0]
+            tops = [(np.asarray(scores[i]), np.asarray(nodes[i])) for i in range(len(queries))]
         else:
-            row = self.retriever.score_items(self.task(head_type, relation, tail_type), items, pool)[0]
-            order = np.argsort(-row, kind="stable")[: int(k)]
-            top_scores, top_nodes = row[order], pool[order]
-        node = int(items.nodes[0])
-        known = set()
-        if node >= 0:
-            t = self.kg.triples
-            known = set(t.loc[(t["head"] == node) & (t["relation"] == relation), "tail"].tolist())
+            pool = self.candidate_nodes(tail_type, pool_relation)
+            rows = self._score_blocks(self.task(head_type, relation, tail_type), items, pool)
+            orders = [np.argsort(-row, kind="stable")[: int(k)] for row in rows]
+            tops = [(row[order], pool[order]) for row, order in zip(rows, orders, strict=True)]
+        return [
+            self._table(top_scores, top_nodes, self.known_tails(int(node), relation))
+            for (top_scores, top_nodes), node in zip(tops, items.nodes, strict=True)
+        ]
+
+    def _score_blocks(self, task: Task, items: QueryItems, pool: np.ndarray) -> np.ndarray:
+        """The retriever's scores of ``pool`` for every query, in blocks of ``SCORING_BLOCK`` rows."""
+        out = np.empty((len(items.nodes), len(pool)), dtype=np.float32)
+        for start in range(0, len(items.nodes), SCORING_BLOCK):
+            block = slice(start, start + SCORING_BLOCK)
+            n = len(items.nodes[block])
+            pad = SCORING_BLOCK - n
+            features = items.features[block] + [items.features[start]] * pad
+            emb = np.concatenate(
+                [items.embeddings[block], np.repeat(items.embeddings[start : start + 1], pad, 0)]
+            )
+            nodes = np.concatenate([items.nodes[block], np.repeat(items.nodes[start : start + 1], pad)])
+            out[block] = self.retriever.score_items(task, QueryItems(features, emb, nodes), pool)[:n]
+        return out
+
+    def _table(self, top_scores: np.ndarray, top_nodes: np.ndarray, known: set[int]) -> pd.DataFrame:
         rows = self.kg.nodes.loc[top_nodes]
         return pd.DataFrame(
             {
