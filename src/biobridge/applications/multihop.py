@@ -296,7 +296,8 @@ def multi_hop(
     above that hop's best prediction.
 
     Columns: rank, node_id, name, score (pooled path score), path (intermediate nodes of the best path as
-    ``type:id (name)``, joined by `` -> ``), hop_scores (the score of every hop along that path).
+    ``type:id (name)``, joined by `` -> ``), hop_scores (the score of every hop along that path),
+    path_nodes (the KG node indices of those intermediate nodes).
     """
     hops = parse_path(path)
     for hop in hops:
@@ -339,9 +340,11 @@ def multi_hop(
                     "score": round(float(scores[pos]), 6),
                     "path": label,
                     "hop_scores": hop_scores,
+                    "path_nodes": [int(n) for n in inter],
                 }
             )
-    return pd.DataFrame(rows, columns=["rank", "node_id", "name", "score", "path", "hop_scores"])
+    columns = ["rank", "node_id", "name", "score", "path", "hop_scores", "path_nodes"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 class MultiHopScorer:

@@ -158,10 +158,13 @@ def pair_similarity(
     aspects=("BP", "MF", "CC"),
     relation: str = "interacts_with",
     data_dir: str | Path = DEFAULT_DATA_DIR,
+    semantics: dict[str, GOSemantics] | None = None,
 ) -> dict[str, Any]:
     """GO Lin (BMA) and bridged / raw cosine for two proteins given as KG ids or sequences.
 
-    GO similarity needs KG proteins annotated in the aspect (``None`` otherwise)."""
+    GO similarity needs KG proteins annotated in the aspect (``None`` otherwise). ``semantics``: a cache of
+    the aspects' ``GOSemantics`` (read from ``data_dir`` when missing, and added to it), for callers such as
+    a server that answer many pairs."""
     seqs, ids = [], []
     for p in (protein_a, protein_b):
         resolved = bridge.resolve_query(p, "protein")
@@ -173,7 +176,11 @@ def pair_similarity(
         aspect = aspect_of(aspect)
         vec = bridge.transform(seqs, "protein", relation, ASPECT_NODE_TYPES[aspect])
         entry: dict[str, Any] = {"bridge_cosine": float(vec[0] @ vec[1])}
-        sem = GOSemantics.from_files(aspect, data_dir)
+        sem = semantics.get(aspect) if semantics is not None else None
+        if sem is None:
+            sem = GOSemantics.from_files(aspect, data_dir)
+            if semantics is not None:
+                semantics[aspect] = sem
         if all(i is not None and sem.has_protein(i) for i in ids):
             entry["go_lin_bma"] = sem.protein_similarity(ids[0], ids[1])
         else:
