@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from biobridge.cli import applications, benchmark, convert, demo, guard, retrieve, stages
+from biobridge.cli import applications, benchmark, convert, demo, guard, retrieve, serve, stages
 
 app = typer.Typer(
     add_completion=False,
@@ -30,7 +30,7 @@ def _main(
     )
 
 
-for group in (stages, retrieve, applications, benchmark, demo, convert):
+for group in (stages, retrieve, applications, benchmark, demo, convert, serve):
     group.register(app)
 for _command in app.registered_commands:
     _command.callback = guard.guarded(_command.callback)

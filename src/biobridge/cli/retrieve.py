@@ -48,6 +48,7 @@ def retrieve(
         from biobridge.applications.multihop import multi_hop, parse_path
 
         table = multi_hop(bridge, query, path=parse_path(path), k=k, known_edges=known_edges)
+        table = table.drop(columns=["path_nodes"])
     elif as_type:
         from biobridge.applications.zero_shot import score_candidates
 
