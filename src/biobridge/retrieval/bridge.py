@@ -69,6 +69,8 @@ class Bridge:
         self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
         self._feature_lookup: dict[str, dict[str, int]] = {}
         self._edges: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._relations: dict[tuple[str, str], list[str]] = {}
+        self._candidates: dict[tuple[str, str | None], np.ndarray] = {}
         self._tasks: dict[tuple[str, str, str], Task] | None = None
         self._id_types: dict[str, str] | None = None
         # Candidate search of the bridge alone: exact by default; e.g. {"kind": "hnsw", "ef_search": 256} for a
@@ -143,10 +145,7 @@ class Bridge:
                 raise UnknownNameError(
                     f"unknown node type {node_type!r}; the bridge knows {sorted(self.model.type_ids)}"
                 )
-        t = self.kg.triples
-        types = self.kg.node_type_array()
-        mask = (types[t["head"].to_numpy()] == head_type) & (types[t["tail"].to_numpy()] == tail_type)
-        present = sorted(t.loc[mask, "relation"].unique())
+        present = self.relations_between(head_type, tail_type)
         if relation is not None:
             if relation not in self.model.relation_ids:
                 raise UnknownNameError(
@@ -166,14 +165,30 @@ class Bridge:
             )
         raise InputError(f"several relations link {head_type} to {tail_type}: {present}; choose one")
 
+    def relations_between(self, head_type: str, tail_type: str) -> list[str]:
+        """The relations of the KG's triples from ``head_type`` to ``tail_type``, sorted (cached)."""
+        key = (head_type, tail_type)
+        if key not in self._relations:
+            t = self.kg.triples
+            types = self.kg.node_type_array()
+            mask = (types[t["head"].to_numpy()] == head_type) & (types[t["tail"].to_numpy()] == tail_type)
+            self._relations[key] = sorted(t.loc[mask, "relation"].unique())
+        return self._relations[key]
+
     def candidate_nodes(self, tail_type: str, relation: str | None = None) -> np.ndarray:
-        """Embedded nodes of ``tail_type``; with ``relation``, only those taking part in it (either direction)."""
-        nodes = (
-            self.kg.nodes_of_type(tail_type)
-            if relation is None
-            else self.kg.nodes_in_relation(tail_type, relation)
-        )
-        return nodes[self.table.has_embedding(nodes)]
+        """Embedded nodes of ``tail_type``; with ``relation``, only those taking part in it (either direction).
+        Cached: the KG of a bridge does not change."""
+        key = (tail_type, relation)
+        if key not in self._candidates:
+            nodes = (
+                self.kg.nodes_of_type(tail_type)
+                if relation is None
+                else self.kg.nodes_in_relation(tail_type, relation)
+            )
+            nodes = nodes[self.table.has_embedding(nodes)]
+            nodes.setflags(write=False)
+            self._candidates[key] = nodes
+        return self._candidates[key]
 
     def index(self, tail_type: str, relation: str | None = None) -> CandidateIndex:
         key = (tail_type, relation)
