@@ -6,6 +6,8 @@ default encoders and trained for a few epochs once per test session.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from biobridge.config import preset, with_overrides
 from tests.tiny_kg import TINY_EDGES, TINY_NODES, TINY_PARTS, FakeSplit, make_kg
 
 SUBSET = 120
+# built MMseqs2 indexes go to a directory of this test session, not the user's cache (subprocesses inherit it)
+os.environ["BIOBRIDGE_CACHE_DIR"] = tempfile.mkdtemp(prefix="biobridge-test-cache-")
 # tests that use these fixtures run the real pipeline end to end: marked ``slow``
 END_TO_END_FIXTURES = {"tiny_run", "tiny_bridge", "bench", "bench_kge", "workdir"}
 

@@ -148,3 +148,34 @@ def test_a_fresh_search_reproduces_the_shipped_hits_of_the_default_kg():
         new = fresh.select(fresh.query == row)
         assert new.target.tolist() == mine.target.tolist(), int(q)
         np.testing.assert_allclose(new.bits, mine.bits, rtol=1e-6)
+
+
+def test_the_indexed_reference_is_built_once_into_the_cache_and_shared(tmp_path, monkeypatch, fitted):
+    from biobridge.encoders.mmseqs import ReferenceDB
+
+    _, seqs, _ = fitted
+    monkeypatch.setenv("BIOBRIDGE_CACHE_DIR", str(tmp_path))
+    first = ReferenceDB(seqs, FAST)
+    built = first.path()
+    assert built.parent.parent == tmp_path / "mmseqs" and (built.parent / "complete").exists()
+    again = ReferenceDB(seqs, FAST)  # another process would find it: nothing rebuilt
+    assert (
+        again.path() == built
+        and (built.parent / "complete").stat().st_mtime == (first.directory / "complete").stat().st_mtime
+    )
+    assert [p.name for p in (tmp_path / "mmseqs").iterdir()] == [built.parent.name]  # no build leftovers
+    query = [mutate(seqs[0], np.random.default_rng(3), 0.2)]
+    np.testing.assert_array_equal(search(query, again, FAST).bits, search(query, seqs, FAST).bits)
+
+
+def test_an_unwritable_cache_falls_back_to_searching_without_the_index(tmp_path, monkeypatch, fitted):
+    from biobridge.encoders.mmseqs import ReferenceDB
+
+    _, seqs, _ = fitted
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("BIOBRIDGE_CACHE_DIR", str(blocker))
+    query = [mutate(seqs[5], np.random.default_rng(4), 0.2)]
+    np.testing.assert_array_equal(
+        search(query, ReferenceDB(seqs, FAST), FAST).bits, search(query, seqs, FAST).bits
+    )
