@@ -179,3 +179,21 @@ def test_an_unwritable_cache_falls_back_to_searching_without_the_index(tmp_path,
     np.testing.assert_array_equal(
         search(query, ReferenceDB(seqs, FAST), FAST).bits, search(query, seqs, FAST).bits
     )
+
+
+def test_a_query_gets_the_same_hits_alone_as_in_a_batch_with_repeats(tmp_path, monkeypatch, fitted):
+    """What lets a server search micro-batched sequences together (and the encoder be batch-invariant)."""
+    from biobridge.encoders.mmseqs import ReferenceDB
+
+    _, seqs, _ = fitted
+    monkeypatch.setenv("BIOBRIDGE_CACHE_DIR", str(tmp_path))
+    rng = np.random.default_rng(11)
+    queries = [mutate(seqs[i], rng, 0.2) for i in (0, 7, 14, 21)]
+    batch = [queries[0], queries[1], queries[0], queries[2], queries[3], queries[2]]
+    for targets in (seqs, ReferenceDB(seqs, FAST)):
+        together = search(batch, targets, FAST)
+        for position, query in enumerate(batch):
+            alone = search([query], seqs, FAST)
+            mine = together.select(together.query == position)
+            np.testing.assert_array_equal(mine.target, alone.target)
+            np.testing.assert_array_equal(mine.bits, alone.bits)

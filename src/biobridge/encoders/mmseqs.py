@@ -162,6 +162,39 @@ class ReferenceDB:
         self.key = key or hash_strings(self.targets)
         self.directory = cache_root() / "mmseqs" / f"{self.key[:24]}-s{self.settings.sensitivity:g}"
         self._lock = threading.Lock()
+        # the last search's hits per query sequence (with its settings): the homology encoder and
+        # homology-kNN search the same new sequences within one retrieval; nothing older is kept
+        self._recent: dict[str, HitTable] = {}
+        self._recent_settings: dict | None = None
+
+    def search(self, queries: list[str], settings: SearchSettings) -> HitTable:
+        """``search(queries, self, settings)``: each distinct query searched once (the last call's reused)."""
+        unique = list(dict.fromkeys(queries))
+        with self._lock:
+            same = self._recent_settings == settings.identity()
+            recent = dict(self._recent) if same else {}
+        missing = [q for q in unique if q not in recent]
+        if missing:
+            try:
+                table = _search(missing, None, self.path(), settings)
+            except OSError as err:  # an unwritable cache: search without the index (same hits, slower)
+                log.warning(
+                    "cannot build the MMseqs2 index in %s (%s); searching without it", cache_root(), err
+                )
+                table = _search(missing, self.targets, None, settings)
+            for j, query in enumerate(missing):
+                recent[query] = table.select(table.query == j)
+        with self._lock:
+            self._recent = {q: recent[q] for q in unique}
+            self._recent_settings = settings.identity()
+        parts = [recent[q] for q in queries]
+        if not parts:
+            return HitTable.empty()
+        position = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
+        return HitTable(
+            position,
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("target", "bits", "identity")),
+        ).sorted()
 
     def path(self) -> Path:
         """The database's path prefix (built on first use)."""
@@ -203,6 +236,9 @@ class ReferenceDB:
 
 _DATABASES: dict[tuple[str, float], ReferenceDB] = {}
 _DATABASES_LOCK = threading.Lock()
+_BY_LIST: dict[
+    tuple[int, float], tuple[list[str], ReferenceDB]
+] = {}  # holds the list, so its id stays its own
 
 
 def reference_db(targets: list[str], settings: SearchSettings | None = None) -> ReferenceDB:
@@ -210,11 +246,16 @@ def reference_db(targets: list[str], settings: SearchSettings | None = None) -> 
     from biobridge.artifacts import hash_strings
 
     settings = settings or SearchSettings()
+    with _DATABASES_LOCK:  # the same list object again (a server's every request): no re-hashing
+        seen = _BY_LIST.get((id(targets), float(settings.sensitivity)))
+        if seen is not None and seen[0] is targets:
+            return seen[1]
     digest = hash_strings(targets)
     key = (digest, float(settings.sensitivity))
     with _DATABASES_LOCK:
         if key not in _DATABASES:
             _DATABASES[key] = ReferenceDB(targets, settings, key=digest)
+        _BY_LIST[(id(targets), key[1])] = (targets, _DATABASES[key])
         return _DATABASES[key]
 
 
@@ -229,30 +270,31 @@ def search(
 ) -> HitTable:
     """Align every query against every target (``targets=None``: the queries against themselves, self-hits
     included; a ``ReferenceDB``: its targets, through its index). Sequences must be plain amino-acid strings
-    (the encoders validate them first)."""
+    (the encoders validate them first). A query's hits do not depend on the queries searched with it."""
     settings = settings or SearchSettings()
+    if isinstance(targets, ReferenceDB):
+        return targets.search(queries, settings)
+    return _search(queries, targets, None, settings)
+
+
+def _search(
+    queries: list[str], targets: list[str] | None, target_db: Path | None, settings: SearchSettings
+) -> HitTable:
+    """One MMseqs2 run: ``queries`` against ``targets`` (None: themselves) or the built ``target_db``."""
     binary = str(find_mmseqs())
-    n_targets = len(targets.targets) if isinstance(targets, ReferenceDB) else len(targets or [1])
-    if not queries or n_targets == 0:
+    if not queries or (targets is not None and len(targets) == 0):
         return HitTable.empty()
     threads = _threads(settings)
     with tempfile.TemporaryDirectory(prefix="biobridge-mmseqs-") as tmp:
         tmp = Path(tmp)
         _write_fasta(tmp / "q.fasta", queries)
         _run([binary, "createdb", str(tmp / "q.fasta"), str(tmp / "qdb"), "-v", "1"])
-        target_db = tmp / "qdb"
-        if isinstance(targets, ReferenceDB):
-            try:
-                target_db = targets.path()
-            except OSError as err:  # an unwritable cache: search without the index (same hits, slower)
-                log.warning(
-                    "cannot build the MMseqs2 index in %s (%s); searching without it", cache_root(), err
-                )
-                targets = targets.targets
-        if targets is not None and not isinstance(targets, ReferenceDB):
-            _write_fasta(tmp / "t.fasta", targets)
-            _run([binary, "createdb", str(tmp / "t.fasta"), str(tmp / "tdb"), "-v", "1"])
-            target_db = tmp / "tdb"
+        if target_db is None:
+            target_db = tmp / "qdb"
+            if targets is not None:
+                _write_fasta(tmp / "t.fasta", targets)
+                _run([binary, "createdb", str(tmp / "t.fasta"), str(tmp / "tdb"), "-v", "1"])
+                target_db = tmp / "tdb"
         _run(
             [
                 binary,
