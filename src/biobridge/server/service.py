@@ -414,7 +414,8 @@ class RetrievalService:
         return {
             "api_version": schemas.API_VERSION,
             "run": {
-                "name": self.run_dir.resolve().name,
+                # the work dir with the run folder ("demo/model"): every run folder of `train` is "model"
+                "name": "/".join(self.run_dir.resolve().parts[-2:]),
                 "retriever": retriever,
                 "kg_hash": run.config.get("kg_hash"),
                 "split": run.config.get("split"),
