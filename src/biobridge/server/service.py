@@ -493,13 +493,20 @@ class RetrievalService:
                 self.bridge.resolve_relation(hop.head_type, hop.tail_type, hop.relation)
         except (InputError, ValueError, KeyError):
             return out
-        disease = next((e for e in out if e["query_type"] == "disease"), None)
-        if disease is not None:
+        # the disease whose known genes are the targets of the most drugs: a path the KG can explain
+        associated = t.loc[t["relation"] == "associated_with", ["head", "tail"]]
+        associated = associated[self._types[associated["head"].to_numpy()] == "disease"]
+        targeted = t.loc[t["relation"] == "rev_target", ["head", "tail"]].rename(
+            columns={"head": "tail", "tail": "drug"}
+        )
+        reach = associated.merge(targeted, on="tail").drop_duplicates(["head", "drug"]).groupby("head").size()
+        if not reach.empty:
+            row = kg.nodes.loc[int(reach.sort_index().idxmax())]
             out.append(
                 {
-                    "label": f"{disease['query']} → proteins → drugs",
+                    "label": f"{row['name']} → proteins → drugs",
                     "mode": "path",
-                    "query": disease["query"],
+                    "query": str(row["node_id"]),
                     "query_type": "disease",
                     "target_type": "drug",
                     "relation": None,
