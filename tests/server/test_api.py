@@ -236,7 +236,7 @@ BAD_RETRIEVE = [
         "at most",
     ),
     ({"query": "asthma", "query_type": "disease", "target_type": "protein", "k": "ten"}, 422, "k", "integer"),
-    ({"query": "M" * 6000, "query_type": "protein", "target_type": "drug"}, 413, "query", "at most"),
+    ({"query": "M" * 40001, "query_type": "protein", "target_type": "drug"}, 413, "query", "at most"),
     (
         {"query": "a", "queries": ["b"], "query_type": "disease", "target_type": "protein"},
         422,

@@ -30,7 +30,7 @@ def serve(
     ),
     max_k: int = typer.Option(1000, min=1, help="Largest k a request may ask for."),
     max_batch: int = typer.Option(64, min=1, help="Most queries in one request (and in one micro-batch)."),
-    max_sequence_length: int = typer.Option(5000, min=1, help="Longest protein sequence or SMILES."),
+    max_sequence_length: int = typer.Option(40_000, min=1, help="Longest protein sequence or SMILES."),
     max_text_length: int = typer.Option(5000, min=1, help="Longest text query, in characters."),
     max_body_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body."),
 ) -> None:

@@ -133,7 +133,7 @@ def create_app(service: RetrievalService, settings: ServerSettings | None = None
         log.exception("internal error answering %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "internal server error (logged by the server)")
 
-    # ---- middleware: metrics (outermost), API key, CORS, body limit -------------------------------------
+    # ---- middleware, innermost first: API key, CORS, body limit, metrics (outermost) --------------------
     @app.middleware("http")
     async def _api_key(request: Request, call_next):
         path = request.url.path

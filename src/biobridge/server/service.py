@@ -35,7 +35,7 @@ class ServerLimits:
 
     max_k: int = 1000
     max_batch: int = 64
-    max_sequence_length: int = 5000  # protein sequences and SMILES, in characters
+    max_sequence_length: int = 40_000  # protein sequences and SMILES, in characters (titin: 34,350)
     max_text_length: int = 5000  # texts, in characters
     max_body_bytes: int = 1_000_000
     max_neighbours: int = 50  # nodes listed per relation on a node page
