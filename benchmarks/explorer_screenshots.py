@@ -4,7 +4,8 @@
 
 Starts ``biobridge serve RUN_DIR`` on a free loopback port, opens permalinks in headless Chromium (Debian's
 ``chromium`` + ``chromium-driver`` through selenium) and saves one PNG per view: a protein's biological
-processes, a free-text disease's genes, a node page, a multi-hop path, an invalid SMILES.
+processes and a free-text disease's genes (the node page, multi-hop and error screenshots come from the
+browser test over the tests' small run).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
-VIEWS = {
+VIEWS = {  # P04637 is TP53 in the default KG
     "explorer-retrieve": {
         "mode": "retrieve",
         "q": "P04637",
@@ -39,13 +40,6 @@ VIEWS = {
         "tt": "protein",
         "node": "protein:P12821",
     },
-    "explorer-multihop": {
-        "mode": "path",
-        "q": "hypertension",
-        "qt": "disease",
-        "path": "disease:associated_with:protein,protein:rev_target:drug",
-    },
-    "explorer-error": {"mode": "retrieve", "q": "C1CC(", "qt": "drug", "tt": "protein"},
 }
 
 
@@ -81,7 +75,7 @@ def main() -> int:
                 time.sleep(0.5)
         browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         args.out.mkdir(parents=True, exist_ok=True)
-        for name, params in VIEWS.items():
+        for name, params in VIEWS.items():  # a view that never shows up fails here with a timeout
             browser.get(f"{base}/?{urlencode(params)}")
             want = (
                 "#error" if name == "explorer-error" else "#path-results tr" if "path" in params else "tr.hit"
@@ -92,8 +86,6 @@ def main() -> int:
                 return found and found[0].is_displayed() and found[0].text.strip()
 
             WebDriverWait(browser, 300).until(ready)
-            if "node" in params:
-                WebDriverWait(browser, 60).until(lambda d: d.find_element(By.ID, "node-name").text.strip())
             time.sleep(0.5)
             height = browser.execute_script("return document.documentElement.scrollHeight")
             browser.set_window_size(1280, min(max(height, 800), 2000))

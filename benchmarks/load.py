@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         phases.append(serve_phase(args, args.run, workers, pool, expected, good_jobs, flood_jobs))
         log.info("%s", json.dumps(phases[-1]))
     result = {
-        "run": args.run.name,
+        "run": "/".join(args.run.resolve().parts[-2:]),
         "retriever": retriever,
         "machine": f"{os.cpu_count()} CPU cores",
         "date": time.strftime("%Y-%m-%d"),
