@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from biobridge.evaluation import ranks as ranks_module
-from biobridge.evaluation.ranks import filtered_rank_bounds, filtered_realistic_ranks
+from biobridge.evaluation.metrics import top_k_gold_hits
+from biobridge.evaluation.ranks import filtered_rank_bounds, filtered_realistic_ranks, gold_rank_statistics
 
 
 def brute_force(scores, gold):
@@ -16,7 +17,6 @@ def brute_force(scores, gold):
     return np.array(q_idx), np.array(opt), np.array(pess)
 
 
-@pytest.mark.usefixtures("rank_path")
 def test_tie_example_from_the_brief():
     scores = np.array([[0.9, 0.5, 0.5, 0.1]])
     gold = np.array([[False, True, False, False]])
@@ -27,7 +27,6 @@ def test_tie_example_from_the_brief():
     assert rank.dtype == np.float64 and q.dtype == np.int64
 
 
-@pytest.mark.usefixtures("rank_path")
 def test_other_golds_are_filtered():
     scores = np.array([[0.9, 0.8, 0.7, 0.6, 0.5]])
     gold = np.array([[True, False, True, False, True]])
@@ -37,7 +36,6 @@ def test_other_golds_are_filtered():
     assert rank.tolist() == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.usefixtures("rank_path")
 def test_tied_golds_do_not_count_against_each_other():
     scores = np.array([[0.5, 0.5, 0.5, 0.2]])
     gold = np.array([[True, True, False, False]])
@@ -45,7 +43,6 @@ def test_tied_golds_do_not_count_against_each_other():
     assert opt.tolist() == [1, 1] and pess.tolist() == [2, 2]
 
 
-@pytest.mark.usefixtures("rank_path")
 def test_several_queries_and_row_order():
     scores = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]])
     gold = np.array([[True, False, False], [False, True, True]])
@@ -54,12 +51,6 @@ def test_several_queries_and_row_order():
     assert rank.tolist() == [3.0, 2.0, 2.0]
 
 
-@pytest.fixture(params=[0, 10**9], ids=["sorting", "comparison"])
-def rank_path(request, monkeypatch):
-    monkeypatch.setattr(ranks_module, "_COMPARE_MAX_GOLD_PER_ROW", request.param)
-
-
-@pytest.mark.usefixtures("rank_path")
 def test_infinite_scores_and_all_equal():
     scores = np.array([[-np.inf, -np.inf, -np.inf, 1.0], [np.inf, np.inf, 0.0, 0.0]])
     gold = np.array([[True, False, True, False], [False, True, False, True]])
@@ -86,17 +77,35 @@ def test_no_gold_gives_empty():
 
 
 @pytest.mark.parametrize("block_cells", [1, 7, 1 << 22])
-@pytest.mark.parametrize("compare_max", [0, 1, 10**9])  # sorting only, mixed, comparison only
-def test_matches_brute_force_with_ties(monkeypatch, block_cells, compare_max):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_brute_force_with_ties(monkeypatch, block_cells, dtype):
     monkeypatch.setattr(ranks_module, "_MAX_BLOCK_CELLS", block_cells)
-    monkeypatch.setattr(ranks_module, "_COMPARE_MAX_GOLD_PER_ROW", compare_max)
     rng = np.random.default_rng(3)
-    scores = np.round(rng.normal(size=(37, 23)), 1).astype(np.float32)  # many ties
+    scores = np.round(rng.normal(size=(37, 23)), 1).astype(dtype)  # many ties
     scores[0, :5] = np.inf
     scores[1, :5] = -np.inf
+    scores[2, :4] = [0.0, -0.0, 0.0, -0.0]  # signed zeros compare equal
     gold = rng.random((37, 23)) < 0.2
+    gold[3] = True  # a row of golds only
     q, opt, pess = filtered_rank_bounds(scores, gold)
     q2, opt2, pess2 = brute_force(scores, gold)
     np.testing.assert_array_equal(q, q2)
     np.testing.assert_array_equal(opt, opt2)
     np.testing.assert_array_equal(pess, pess2)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_k_hits_match_the_stable_top_k_list(monkeypatch, seed):
+    """The top-k gold counts from the rank pass equal those of the stably sorted top-k list."""
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(ranks_module, "_MAX_BLOCK_CELLS", int(rng.choice([5, 1 << 22])))
+    q, c = int(rng.integers(1, 30)), int(rng.integers(1, 40))
+    scores = np.round(rng.normal(size=(q, c)), int(rng.choice([0, 1, 6])))  # from tie-heavy to tie-free
+    scores[rng.random((q, c)) < 0.05] = np.inf
+    scores[rng.random((q, c)) < 0.05] = -np.inf
+    gold = rng.random((q, c)) < rng.choice([0.05, 0.3, 0.9])
+    stats = gold_rank_statistics(scores, gold, ks=(1, 3, 10))
+    np.testing.assert_array_equal(stats.gold_col, np.nonzero(gold)[1])
+    np.testing.assert_array_equal(stats.realistic, filtered_realistic_ranks(scores, gold)[1])
+    for k in (1, 3, 10):
+        np.testing.assert_array_equal(stats.top_k_hits[k], top_k_gold_hits(scores, gold, k))

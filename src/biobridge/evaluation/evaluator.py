@@ -13,11 +13,11 @@ import numpy as np
 from biobridge.evaluation.metrics import (
     CANDIDATE_POLICIES,
     DEFINITIONS,
-    per_query_recall_precision_at_k,
     rank_metrics,
+    recall_precision_from_hits,
 )
 from biobridge.evaluation.queries import KGIndex, SplitLike, TaskQueries, build_task_queries
-from biobridge.evaluation.ranks import filtered_realistic_ranks
+from biobridge.evaluation.ranks import gold_rank_statistics
 from biobridge.evaluation.result import EvaluationResult, MethodRanks, format_metric
 from biobridge.evaluation.scorer import NotApplicableError, Scorer
 from biobridge.evaluation.tasks import Task, discover_tasks
@@ -71,13 +71,15 @@ def _evaluate_method(
             return {"status": "not_applicable", "reason": str(exc), **base}, None
         scores = _check_scores(scores, scorer, task, stop - start, queries.n_candidates)
         gold = queries.gold_mask(start, stop)
-        q_idx, rank = filtered_realistic_ranks(scores, gold)
-        _, cols = np.nonzero(gold)  # same (row, column) order as the ranks
-        query_parts.append(q_nodes[q_idx])
-        gold_parts.append(queries.candidate_nodes[cols])
-        rank_parts.append(rank)
+        stats = gold_rank_statistics(scores, gold, ks)
+        query_parts.append(q_nodes[stats.query_idx])
+        gold_parts.append(queries.candidate_nodes[stats.gold_col])
+        rank_parts.append(stats.realistic)
+        n_gold = gold.sum(axis=1)
         for k in ks:
-            recall[k][start:stop], precision[k][start:stop] = per_query_recall_precision_at_k(scores, gold, k)
+            recall[k][start:stop], precision[k][start:stop] = recall_precision_from_hits(
+                stats.top_k_hits[k], n_gold, k
+            )
         del scores, gold
     ranks = np.concatenate(rank_parts)
     metrics: dict[str, Any] = {"status": "ok"}

@@ -12,6 +12,7 @@ __all__ = [
     "per_query_recall_precision_at_k",
     "precision_at_k",
     "rank_metrics",
+    "recall_precision_from_hits",
     "recall_at_k",
     "top_k_gold_hits",
     "top_k_indices",
@@ -151,12 +152,15 @@ def per_query_recall_precision_at_k(
 
     recall = |gold in top-k| / |gold| (NaN for a query without gold); precision = |gold in top-k| / k.
     """
-    hits = top_k_gold_hits(scores, gold, k).astype(np.float64)
-    n_gold = np.asarray(gold).sum(axis=1)
+    return recall_precision_from_hits(top_k_gold_hits(scores, gold, k), np.asarray(gold).sum(axis=1), k)
+
+
+def recall_precision_from_hits(hits: np.ndarray, n_gold: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query recall@k (NaN without gold) and precision@k from the count of golds in each top-k list."""
+    hits = np.asarray(hits, dtype=np.float64)
     recall = np.full(len(hits), np.nan)
     np.divide(hits, n_gold, out=recall, where=n_gold > 0)
-    precision = hits / k
-    return recall, precision
+    return recall, hits / k
 
 
 def recall_at_k(scores: np.ndarray, gold: np.ndarray, k: int) -> float:

@@ -1,4 +1,4 @@
-"""Filtered ranks of gold candidates, with PyKEEN's tie conventions.
+"""Filtered ranks of gold candidates, with PyKEEN's tie conventions, and the top-k gold counts.
 
 For one query with candidate scores ``s`` and gold set ``G``, the rank of a gold candidate ``g`` is computed
 against the *non-gold* candidates only (the other golds are filtered out, as in filtered KG-completion
@@ -9,20 +9,42 @@ evaluation):
 * realistic rank   = (optimistic + pessimistic) / 2, the expected rank under a uniformly random order of ties.
 
 Higher scores are better. ``+inf`` / ``-inf`` scores are allowed and compare as usual; NaN is an error.
+
+How it is computed, in one sort of each query row plus binary searches of its golds (O(c log c) per row of c
+candidates, with numpy's vectorised sort): the number of candidates above a gold's score (and at or above it)
+is found in the sorted row, the number of golds above it in the row's sorted gold scores, and the difference
+is the non-gold count. The same counts give each gold's place in the row's unfiltered top-k list (stable
+ties: the lower candidate column first), so recall@k and precision@k come from the same pass; only golds tied
+with a non-gold near the top of the list need a direct count of the tied non-golds before them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["filtered_rank_bounds", "filtered_realistic_ranks"]
+__all__ = ["GoldRanks", "filtered_rank_bounds", "filtered_realistic_ranks", "gold_rank_statistics"]
 
 # Work is done in blocks of at most this many (row x candidate) cells, so that the temporary arrays stay
-# bounded (a few tens of bytes per cell) whatever the size of the caller's chunk.
+# bounded (about 20 bytes per cell) whatever the size of the caller's chunk.
 _MAX_BLOCK_CELLS = 1 << 22
-# Rows with few gold candidates are ranked by direct comparison (O(#gold x c)); rows with many by sorting
-# (O(c log c)). Both give identical results; this only picks the cheaper one per block of rows.
-_COMPARE_MAX_GOLD_PER_ROW = 20
+
+
+@dataclass(frozen=True)
+class GoldRanks:
+    """One entry per gold cell, ordered by query row then candidate column, and top-k counts per row."""
+
+    query_idx: np.ndarray  # int64 row of each gold cell
+    gold_col: np.ndarray  # int64 candidate column of each gold cell
+    optimistic: np.ndarray  # int64 filtered optimistic rank
+    pessimistic: np.ndarray  # int64 filtered pessimistic rank
+    top_k_hits: dict[int, np.ndarray]  # k -> int64 (q,): golds among the k top-scored candidates (unfiltered)
+
+    @property
+    def realistic(self) -> np.ndarray:
+        return 0.5 * (self.optimistic + self.pessimistic).astype(np.float64)
 
 
 def _check(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -34,60 +56,90 @@ def _check(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray
         )
     if gold.dtype != np.bool_:
         raise ValueError(f"gold must be a boolean mask, got dtype {gold.dtype}")
-    if not np.issubdtype(scores.dtype, np.floating):
+    if scores.dtype not in (np.float32, np.float64):
         scores = scores.astype(np.float64)
     if np.isnan(scores).any():
         rows = np.unique(np.nonzero(np.isnan(scores))[0])
         raise ValueError(f"scores contain NaN in {len(rows)} query row(s), first rows {rows[:5].tolist()}")
-    return scores, gold
+    return np.ascontiguousarray(scores), np.ascontiguousarray(gold)
 
 
-def _bounds_by_comparison(
-    scores: np.ndarray, gold: np.ndarray, rows: np.ndarray, cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Optimistic / pessimistic rank of the gold cells (rows, cols) by comparing each with its whole row."""
-    c = scores.shape[1]
-    optimistic = np.empty(len(rows), dtype=np.int64)
-    pessimistic = np.empty(len(rows), dtype=np.int64)
-    step = max(1, _MAX_BLOCK_CELLS // max(c, 1))
-    for lo in range(0, len(rows), step):
-        r, k = rows[lo : lo + step], cols[lo : lo + step]
-        row_scores = scores[r]
-        value = scores[r, k][:, None]
-        non_gold = ~gold[r]
-        optimistic[lo : lo + step] = 1 + ((row_scores > value) & non_gold).sum(axis=1)
-        pessimistic[lo : lo + step] = 1 + ((row_scores >= value) & non_gold).sum(axis=1)
-    return optimistic, pessimistic
+def _block(s: np.ndarray, g: np.ndarray, ks: Sequence[int]):
+    q, c = s.shape
+    rows, cols = np.nonzero(g)  # row-major: by row, then column
+    v = s[rows, cols]
+    n = len(rows)
+    sorted_rows = np.sort(s, axis=1)
+    indptr = np.searchsorted(rows, np.arange(q + 1))
+    all_greater = np.empty(n, dtype=np.int64)  # candidates (gold or not) scoring above the gold
+    all_at_least = np.empty(n, dtype=np.int64)
+    gold_greater = np.empty(n, dtype=np.int64)  # golds of the row scoring above it
+    gold_at_least = np.empty(n, dtype=np.int64)
+    for r in np.flatnonzero(np.diff(indptr)):
+        lo, hi = indptr[r], indptr[r + 1]
+        values, row = v[lo:hi], sorted_rows[r]
+        all_greater[lo:hi] = c - np.searchsorted(row, values, side="right")
+        all_at_least[lo:hi] = c - np.searchsorted(row, values, side="left")
+        golds = np.sort(values)
+        gold_greater[lo:hi] = (hi - lo) - np.searchsorted(golds, values, side="right")
+        gold_at_least[lo:hi] = (hi - lo) - np.searchsorted(golds, values, side="left")
+    greater = all_greater - gold_greater  # non-golds above
+    at_least = all_at_least - gold_at_least  # non-golds at or above
+    del sorted_rows
+
+    hits: dict[int, np.ndarray] = {}
+    if ks:
+        # place in the unfiltered, stably tied top-k list = every candidate above + tied golds at a lower
+        # column + tied non-golds at a lower column (the last counted only where it can matter)
+        order = np.lexsort((cols, v, rows))
+        r_o, v_o = rows[order], v[order]
+        new_group = np.ones(n, dtype=bool)
+        new_group[1:] = (r_o[1:] != r_o[:-1]) | (v_o[1:] != v_o[:-1])
+        position = np.arange(n)
+        tied_golds_before = np.empty(n, dtype=np.int64)
+        tied_golds_before[order] = position - np.maximum.accumulate(np.where(new_group, position, 0))
+        place = all_greater + tied_golds_before
+        need = np.flatnonzero((at_least > greater) & (place < max(ks)))
+        if len(need):
+            step = max(1, _MAX_BLOCK_CELLS // max(c, 1))
+            columns = np.arange(c)
+            for lo in range(0, len(need), step):
+                i = need[lo : lo + step]
+                r, col = rows[i], cols[i]
+                tied = (s[r] == v[i][:, None]) & ~g[r] & (columns[None, :] < col[:, None])
+                place[i] += tied.sum(axis=1)
+        for k in ks:
+            hits[k] = np.bincount(rows[place < k], minlength=q).astype(np.int64)
+    return rows, cols, greater + 1, at_least + 1, hits
 
 
-def _bounds_by_sorting(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row sort; returns (rows, cols, optimistic, pessimistic) of the gold cells in (row, col) order."""
+def gold_rank_statistics(scores: np.ndarray, gold: np.ndarray, ks: Sequence[int] = ()) -> GoldRanks:
+    """Filtered optimistic / pessimistic ranks of every gold cell and, for each k in ``ks``, the number of
+    golds among each row's k top-scored candidates (ties stable by candidate column, not filtered).
+
+    ``scores``: float array (q, c), higher is better. ``gold``: bool array (q, c). Raises ``ValueError`` on
+    NaN scores or mismatched shapes. Memory bounded by blocks of rows."""
+    scores, gold = _check(scores, gold)
+    if any(k < 1 for k in ks):
+        raise ValueError(f"k must be >= 1, got {list(ks)}")
     q, c = scores.shape
-    order = np.argsort(scores, axis=1)  # ascending; tie order is irrelevant (whole tie groups are used)
-    s = np.take_along_axis(scores, order, axis=1)
-    gold_sorted = np.take_along_axis(gold, order, axis=1)
-    non_gold = ~gold_sorted
-    cum_incl = np.cumsum(non_gold, axis=1, dtype=np.int32)  # non-gold at sorted positions <= j
-    n_non_gold = cum_incl[:, -1]
-
-    pos = np.arange(c, dtype=np.int32)
-    starts_group = np.ones((q, c), dtype=bool)
-    starts_group[:, 1:] = s[:, 1:] != s[:, :-1]
-    ends_group = np.ones((q, c), dtype=bool)
-    ends_group[:, :-1] = starts_group[:, 1:]
-    # first / last sorted position of the tie group of each position
-    group_start = np.maximum.accumulate(np.where(starts_group, pos, 0), axis=1)
-    group_end = np.minimum.accumulate(np.where(ends_group, pos, c - 1)[:, ::-1], axis=1)[:, ::-1]
-
-    rows, sorted_pos = np.nonzero(gold_sorted)
-    start, end = group_start[rows, sorted_pos], group_end[rows, sorted_pos]
-    below = cum_incl[rows, start] - non_gold[rows, start]  # non-gold with a lower score
-    below_or_equal = cum_incl[rows, end]  # non-gold with a lower or equal score
-    optimistic = 1 + n_non_gold[rows] - below_or_equal
-    pessimistic = 1 + n_non_gold[rows] - below
-    cols = order[rows, sorted_pos]
-    back = np.lexsort((cols, rows))
-    return rows[back], cols[back], optimistic[back].astype(np.int64), pessimistic[back].astype(np.int64)
+    parts = []
+    hits = {k: np.zeros(q, dtype=np.int64) for k in ks}
+    rows_per_block = max(1, _MAX_BLOCK_CELLS // max(c, 1))
+    for start in range(0, q, rows_per_block):
+        stop = min(q, start + rows_per_block)
+        g = gold[start:stop]
+        if not g.any():
+            continue
+        rows, cols, opt, pess, block_hits = _block(scores[start:stop], g, ks)
+        parts.append((rows.astype(np.int64) + start, cols.astype(np.int64), opt, pess))
+        for k in ks:
+            hits[k][start:stop] = block_hits[k]
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return GoldRanks(empty, empty.copy(), empty.copy(), empty.copy(), hits)
+    cat = [np.concatenate(x) for x in zip(*parts, strict=True)]
+    return GoldRanks(*cat, top_k_hits=hits)
 
 
 def filtered_rank_bounds(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,27 +148,8 @@ def filtered_rank_bounds(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarr
     Returns ``(query_idx int64, optimistic int64, pessimistic int64)``, one entry per ``True`` cell of
     ``gold``, ordered by query row then candidate column.
     """
-    scores, gold = _check(scores, gold)
-    q, c = scores.shape
-    query_parts, opt_parts, pess_parts = [], [], []
-    rows_per_block = max(1, _MAX_BLOCK_CELLS // max(c, 1))
-    for start in range(0, q, rows_per_block):
-        stop = min(q, start + rows_per_block)
-        g = gold[start:stop]
-        rows, cols = np.nonzero(g)
-        if len(rows) == 0:
-            continue
-        if len(rows) <= _COMPARE_MAX_GOLD_PER_ROW * (stop - start):
-            optimistic, pessimistic = _bounds_by_comparison(scores[start:stop], g, rows, cols)
-        else:
-            rows, cols, optimistic, pessimistic = _bounds_by_sorting(scores[start:stop], g)
-        query_parts.append(rows.astype(np.int64) + start)
-        opt_parts.append(optimistic)
-        pess_parts.append(pessimistic)
-    if not query_parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
-    return np.concatenate(query_parts), np.concatenate(opt_parts), np.concatenate(pess_parts)
+    r = gold_rank_statistics(scores, gold)
+    return r.query_idx, r.optimistic, r.pessimistic
 
 
 def filtered_realistic_ranks(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +157,7 @@ def filtered_realistic_ranks(scores: np.ndarray, gold: np.ndarray) -> tuple[np.n
 
     ``scores``: float array (q, c), higher is better. ``gold``: bool array (q, c).
     Returns ``(query_idx int64, rank float64)``, one entry per gold cell, ordered by query then candidate.
-    Raises ``ValueError`` on NaN scores or mismatched shapes. Cost O(q c log c); memory bounded by blocks.
+    Raises ``ValueError`` on NaN scores or mismatched shapes.
     """
-    query_idx, optimistic, pessimistic = filtered_rank_bounds(scores, gold)
-    return query_idx, 0.5 * (optimistic + pessimistic).astype(np.float64)
+    r = gold_rank_statistics(scores, gold)
+    return r.query_idx, r.realistic

@@ -90,7 +90,15 @@ class KnowledgeGraph:
         return int(hit[0])
 
     def content_hash(self) -> str:
-        """Hash of the node and triple tables (order-sensitive)."""
+        """Hash of the node and triple tables (order-sensitive), computed once: the graph is frozen and its
+        tables are never modified in place."""
+        cached = self.__dict__.get("_content_hash")
+        if cached is None:
+            cached = self._compute_content_hash()
+            object.__setattr__(self, "_content_hash", cached)
+        return cached
+
+    def _compute_content_hash(self) -> str:
         n = self.nodes
         t = self.triples
         parts = [
