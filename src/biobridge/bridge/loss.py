@@ -14,6 +14,7 @@ def info_nce_loss(
     in_batch_mask: torch.Tensor | None = None,
     reduction: str = "mean",
     log_q: torch.Tensor | None = None,
+    unit_targets: bool = False,
 ) -> torch.Tensor:
     """Cross-entropy of the positive against its negatives, on cosine similarity / temperature.
 
@@ -22,12 +23,14 @@ def info_nce_loss(
     row i (same tail type, not a known positive of head i, j != i). The diagonal is the row's own positive.
     log_q: optional (B,) log-probability of each positive tail to be drawn as a positive; subtracted from the
     logits of the positive and of the in-batch negatives (logQ sampling-bias correction).
+    unit_targets: positives and negatives are L2-normalised already (the training step normalises each
+    distinct node of a batch once, before gathering).
     """
     o = F.normalize(outputs, dim=-1)
-    p = F.normalize(positives, dim=-1)
+    p = positives if unit_targets else F.normalize(positives, dim=-1)
     logits = [(o * p).sum(-1, keepdim=True)]
     if negatives is not None and negatives.shape[1] > 0:
-        n = F.normalize(negatives, dim=-1)
+        n = negatives if unit_targets else F.normalize(negatives, dim=-1)
         logits.append(torch.einsum("bh,bkh->bk", o, n))
     if in_batch_mask is not None:
         sim = o @ p.T

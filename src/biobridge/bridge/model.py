@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from biobridge.config import ModelConfig
 
@@ -110,9 +111,14 @@ class BridgeModel(nn.Module):
         """``P_t e``: raw encoder embeddings of one node type -> the shared H-d space."""
         if node_type not in self.projections:
             raise KeyError(f"the bridge has no projection for node type {node_type!r}")
-        if self.standardizers is not None:
-            embeddings = self.standardizers[node_type](embeddings)
-        return self.projections[node_type](embeddings)
+        weight = self.projections[node_type].weight
+        if self.standardizers is None:
+            return F.linear(embeddings, weight)
+        # P ((e - mean) / scale) folded into the weights: (P / scale) e - (P / scale) mean, the same map
+        # without two passes over the (n, d) inputs
+        st = self.standardizers[node_type]
+        folded = weight / st.scale
+        return F.linear(embeddings, folded, -(folded @ st.mean))
 
     def transform(
         self,
