@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 __all__ = ["GoldRanks", "filtered_rank_bounds", "filtered_realistic_ranks", "gold_rank_statistics"]
 
@@ -70,22 +71,25 @@ def _block(s: np.ndarray, g: np.ndarray, ks: Sequence[int]):
     v = s[rows, cols]
     n = len(rows)
     sorted_rows = np.sort(s, axis=1)
-    indptr = np.searchsorted(rows, np.arange(q + 1))
-    all_greater = np.empty(n, dtype=np.int64)  # candidates (gold or not) scoring above the gold
-    all_at_least = np.empty(n, dtype=np.int64)
-    gold_greater = np.empty(n, dtype=np.int64)  # golds of the row scoring above it
-    gold_at_least = np.empty(n, dtype=np.int64)
-    for r in np.flatnonzero(np.diff(indptr)):
-        lo, hi = indptr[r], indptr[r + 1]
-        values, row = v[lo:hi], sorted_rows[r]
-        all_greater[lo:hi] = c - np.searchsorted(row, values, side="right")
-        all_at_least[lo:hi] = c - np.searchsorted(row, values, side="left")
-        golds = np.sort(values)
-        gold_greater[lo:hi] = (hi - lo) - np.searchsorted(golds, values, side="right")
-        gold_at_least[lo:hi] = (hi - lo) - np.searchsorted(golds, values, side="left")
+    n_gold = np.bincount(rows, minlength=q)
+    slot = np.arange(n) - np.repeat(np.cumsum(n_gold) - n_gold, n_gold)  # place of each gold in its row
+    golds = np.full((q, int(n_gold.max())), np.inf, dtype=s.dtype)  # each row's gold scores, +inf padding
+    golds[rows, slot] = v
+    golds_t, sorted_t = torch.from_numpy(golds), torch.from_numpy(sorted_rows)
+    sorted_golds = torch.sort(golds_t, dim=1).values
+
+    def count(sequence: torch.Tensor, right: bool) -> np.ndarray:
+        # one batched binary search of every row's golds in that row's sorted sequence
+        return torch.searchsorted(sequence, golds_t, right=right).numpy()[rows, slot].astype(np.int64)
+
+    all_greater = c - count(sorted_t, right=True)  # candidates (gold or not) scoring above the gold
+    all_at_least = c - count(sorted_t, right=False)
+    mine = n_gold[rows]  # the padding is +inf: capped, it never counts as a gold below or at a score
+    gold_greater = mine - np.minimum(count(sorted_golds, right=True), mine)
+    gold_at_least = mine - count(sorted_golds, right=False)
+    del sorted_rows, sorted_t
     greater = all_greater - gold_greater  # non-golds above
     at_least = all_at_least - gold_at_least  # non-golds at or above
-    del sorted_rows
 
     hits: dict[int, np.ndarray] = {}
     if ks:
