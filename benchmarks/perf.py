@@ -64,27 +64,6 @@ def training_flops_per_triple(cfg, mean_head_dim: float, mean_tail_dim: float) -
     return {"projection": proj, "encoder": enc, "scores": scores, "forward": forward, "train": 3 * forward}
 
 
-def flop_counter_check(cfg) -> dict[str, float]:
-    """torch's FlopCounterMode on the encoder (train mode: no fused fast path) vs the analytic count."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from biobridge.bridge.model import BridgeModel, BridgeSchema
-
-    m = cfg.model
-    model = BridgeModel(BridgeSchema({"a": 8, "b": 8}, ("r",)), m).train()
-    z = torch.randn(16, m.hidden_dim, requires_grad=True)
-    ids = torch.zeros(16, dtype=torch.long)
-    with FlopCounterMode(display=False) as fwd:
-        out = model.transform(z, ids, ids, ids)
-    with FlopCounterMode(display=False) as bwd:
-        out.sum().backward()
-    return {
-        "torch_forward_per_triple": fwd.get_total_flops() / 16,
-        "torch_forward_backward_per_triple": (fwd.get_total_flops() + bwd.get_total_flops()) / 16,
-        "analytic_forward_per_triple": transformer_flops_per_triple(m.hidden_dim, m.ff_dim, m.n_layers),
-    }
-
-
 def measured_step(kg, split, table, cfg, profile_steps: int) -> dict:
     """FLOPs actually executed by one real training step (``torch.utils.flop_counter`` on forward and
     backward: matmuls and attention; elementwise work is not counted), and the time of each phase of a step
@@ -181,7 +160,6 @@ def bench_training(workdir: Path, repeats: int, presets: dict[str, dict]) -> dic
             "triples_per_s_all": rates,
             "analytic_flops_per_triple": flops,
             "measured": measured,
-            "encoder_flop_counter_check": flop_counter_check(cfg),
             "achieved_flops": achieved,
             "achieved_flops_analytic": rate * flops["train"],
             "precision": precision,
