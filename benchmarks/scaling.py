@@ -203,14 +203,12 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from biobridge.bridge.embedding_table import EmbeddingTable
+    from perf import load  # benchmarks/perf.py, beside this script
+
     from biobridge.bridge.model import BridgeModel, BridgeSchema
     from biobridge.config import preset
-    from biobridge.encoders import EmbeddingStore
-    from biobridge.kg.graph import KnowledgeGraph
 
-    kg = KnowledgeGraph.load(args.workdir / "kg")
-    table = EmbeddingTable.from_store(EmbeddingStore.load(args.workdir / "embeddings"), kg.num_nodes)
+    kg, table = load(args.workdir)
     torch.manual_seed(0)
     model = BridgeModel(BridgeSchema(table.input_dims, tuple(kg.relations)), preset("cpu").model).eval()
     with torch.inference_mode():

@@ -32,7 +32,7 @@ def resolve_device(device: str | None) -> str:
 
 def resolve_dtype(dtype: str | None, device: str):
     """torch dtype for the model weights: float16 only on GPU; bfloat16 also on CPU (fast where the CPU has
-    AMX or AVX512-BF16, e.g. all-MiniLM about 1.9x on this project's machines, embeddings within ~3e-3)."""
+    AMX or AVX512-BF16, e.g. all-MiniLM about 2x on this project's machines, embeddings within ~3e-3)."""
     import torch
 
     if dtype is None:

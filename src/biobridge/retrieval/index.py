@@ -15,7 +15,6 @@ class CandidateIndex:
         if vectors.ndim != 2 or vectors.shape[0] != len(node_index):
             raise ValueError("vectors must be (n_candidates, dim) aligned with node_index")
         self.vectors = F.normalize(vectors, dim=1).contiguous()
-        self._matrix = self.vectors.numpy()  # the same memory, for the single-query path
         self.node_index = np.asarray(node_index, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -43,7 +42,7 @@ class CandidateIndex:
         """One query without torch's per-call overhead (it dominates small pools): a matrix-vector product
         and a partial selection in numpy; ties broken by candidate order."""
         norm = float(np.sqrt(query @ query))
-        scores = self._matrix @ (query / max(norm, 1e-12))
+        scores = self.vectors.numpy() @ (query / max(norm, 1e-12))
         if k < len(scores):
             kth = scores[np.argpartition(scores, len(scores) - k)[len(scores) - k]]
             above = np.flatnonzero(scores > kth)
