@@ -49,8 +49,8 @@ def test_write_load_lookup_round_trip(tmp_path):
 def test_duplicate_texts_and_damaged_files_are_refused(tmp_path):
     with pytest.raises(ValueError, match="distinct"):
         write_vectors(tmp_path / "d.safetensors", ["a", "a"], np.zeros((2, 2)), "enc", "fp")
-    from safetensors.numpy import load_file, save_file
     from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
 
     path = tmp_path / "v.safetensors"
     write_vectors(path, TEXTS, np.ones((5, 2)), "enc", "fp")

@@ -121,8 +121,8 @@ class PrecomputedVectors:
 
     @classmethod
     def load(cls, path: str | Path) -> PrecomputedVectors:
-        from safetensors.numpy import load_file
         from safetensors import safe_open
+        from safetensors.numpy import load_file
 
         path = Path(path)
         with safe_open(str(path), framework="numpy") as f:
