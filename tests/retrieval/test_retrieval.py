@@ -37,6 +37,11 @@ def test_single_query_path_matches_the_batch_and_breaks_ties_by_candidate_order(
     scores, nodes = tied.search(torch.tensor([[1.0, 0.0]]), k=2)
     assert nodes.tolist() == [[10, 12]] and scores.shape == (1, 2)  # three tied at 1.0: the lowest two
     assert tied.search(torch.tensor([[1.0, 0.0]]), k=50)[1].tolist() == [[10, 12, 13, 14, 11]]
+    # one score above the k-th, three tied at it: the best, then the first two ties in candidate order
+    above = CandidateIndex(np.array([[0.6, 0.8], [1, 0], [0.6, 0.8], [0.6, 0.8]]), np.array([20, 21, 22, 23]))
+    scores, nodes = above.search(np.array([[2.0, 0.0]], dtype=np.float32), k=3)  # numpy input, unnormalised
+    assert nodes.tolist() == [[21, 20, 22]]
+    np.testing.assert_allclose(scores, [[1.0, 0.6, 0.6]], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")

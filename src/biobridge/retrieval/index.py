@@ -23,9 +23,10 @@ class CandidateIndex:
     def search(self, queries: torch.Tensor, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, node indices) per query, exact, best first; ties broken by candidate order."""
         k = min(k, len(self))
+        if len(queries) == 1:
+            rows = queries.numpy() if isinstance(queries, torch.Tensor) else np.asarray(queries)
+            return self._search_one(rows[0].astype(np.float32, copy=False), k)
         q = torch.as_tensor(queries, dtype=torch.float32)
-        if q.shape[0] == 1:
-            return self._search_one(q[0].numpy(), k)
         with torch.inference_mode():
             q = F.normalize(q, dim=1)
             top_scores, top_pos = [], []
@@ -40,14 +41,18 @@ class CandidateIndex:
 
     def _search_one(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """One query without torch's per-call overhead (it dominates small pools): a matrix-vector product
-        and a partial selection in numpy; ties broken by candidate order."""
-        norm = float(np.sqrt(query @ query))
-        scores = self.vectors.numpy() @ (query / max(norm, 1e-12))
-        if k < len(scores):
-            kth = scores[np.argpartition(scores, len(scores) - k)[len(scores) - k]]
-            above = np.flatnonzero(scores > kth)
-            top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        with the unnormalised query, the k-th largest score by partition, one comparison pass, and only the
+        k kept scores divided by the query's norm; ties broken by candidate order."""
+        scores = self.vectors.numpy() @ query
+        n = len(scores)
+        if k < n:
+            kth = np.partition(scores, n - k)[n - k]
+            top = np.flatnonzero(scores >= kth)
+            if len(top) > k:  # ties at the k-th score: the first ones in candidate order
+                tied = top[scores[top] == kth]
+                top = np.union1d(top[scores[top] > kth], tied[: k - int((scores[top] > kth).sum())])
         else:
-            top = np.arange(len(scores))
-        top = top[np.lexsort((top, -scores[top]))]
-        return scores[top][None], self.node_index[top][None]
+            top = np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        norm = max(float(np.sqrt(query @ query)), 1e-12)
+        return (scores[top] / norm)[None], self.node_index[top][None]
