@@ -98,6 +98,8 @@ def test_default_encoder_uses_the_shipped_file_and_fresh_does_not():
     assert default.precomputed is not None and default.precomputed.path == SHIPPED_TEXT_VECTORS
     assert fresh.precomputed is None
     assert default.config() != fresh.config()  # stores made each way are cached apart
+    with pytest.raises(ValueError, match="other than 'fresh'"):
+        build_encoder("minilm:stale")
 
 
 @pytest.mark.slow

@@ -51,7 +51,8 @@ def build_encoder(spec: str, **kwargs: Any) -> Encoder:
 
         return default_text_encoder(precomputed=None, **kwargs)
     if kind in {"composition", "homology", "morgan", "minilm"} and arg:
-        raise UnknownEncoderSpecError(f"encoder spec {kind!r} takes no argument (got {spec!r})")
+        allowed = " other than 'fresh'" if kind == "minilm" else ""
+        raise UnknownEncoderSpecError(f"encoder spec {kind!r} takes no argument{allowed} (got {spec!r})")
     if kind == "composition":
         from biobridge.encoders.protein_composition import ProteinCompositionEncoder
 
