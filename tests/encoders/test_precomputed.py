@@ -46,14 +46,14 @@ def test_write_load_lookup_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.vectors[rows[[0, 2]]], vectors[[4, 0]])
 
 
-def test_duplicate_texts_and_damaged_files_are_refused(tmp_path):
+def test_duplicate_texts_and_damaged_files_are_refused(tmp_path, caplog):
     with pytest.raises(ValueError, match="distinct"):
         write_vectors(tmp_path / "d.safetensors", ["a", "a"], np.zeros((2, 2)), "enc", "fp")
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
     path = tmp_path / "v.safetensors"
-    write_vectors(path, TEXTS, np.ones((5, 2)), "enc", "fp")
+    write_vectors(path, TEXTS, np.ones((5, 2)), "enc", model_fingerprint(tmp_path))
     with safe_open(str(path), framework="numpy") as f:
         meta = f.metadata()
     tensors = load_file(str(path))
@@ -61,6 +61,9 @@ def test_duplicate_texts_and_damaged_files_are_refused(tmp_path):
     save_file(tensors, str(path), meta)
     with pytest.raises(ValueError, match="damaged"):
         PrecomputedVectors.load(path)
+    # an encoder given the damaged file warns and encodes with its model
+    assert PrecomputedVectors.matching(path, "enc", tmp_path, "float32") is None
+    assert "cannot be used" in caplog.text
 
 
 def test_encoder_takes_held_texts_from_the_file_and_encodes_the_rest(tiny_dir, tmp_path):

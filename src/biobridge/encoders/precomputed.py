@@ -66,10 +66,8 @@ def model_fingerprint(model_dir: str | Path) -> str:
     return _fingerprint(str(model_dir), stats)
 
 
-@lru_cache(maxsize=8)
-def _fingerprint(
-    model_dir: str, stats: tuple
-) -> str:  # keyed by sizes and mtimes: re-hashed when a file changes
+@lru_cache(maxsize=8)  # keyed by the files' sizes and mtimes: hashed again when one changes
+def _fingerprint(model_dir: str, stats: tuple) -> str:
     h = hashlib.sha256()
     for name, _, _ in stats:
         h.update(name.encode() + b"\x00")
@@ -77,6 +75,13 @@ def _fingerprint(
             for block in iter(lambda: f.read(1 << 22), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return f.metadata() or {}
 
 
 def _digest(keys: np.ndarray, vectors: np.ndarray) -> str:
@@ -121,12 +126,10 @@ class PrecomputedVectors:
 
     @classmethod
     def load(cls, path: str | Path) -> PrecomputedVectors:
-        from safetensors import safe_open
         from safetensors.numpy import load_file
 
         path = Path(path)
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
+        meta = _metadata(path)
         tensors = load_file(str(path))
         keys, vectors = tensors["keys"], tensors["vectors"]
         if _digest(keys, vectors) != meta.get("digest"):
@@ -141,16 +144,17 @@ class PrecomputedVectors:
         """The file at ``path`` when it was made by ``encoder_name`` from the same model files in float32."""
         if path is None or not Path(path).is_file() or dtype != "float32":
             return None
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-        if meta.get("encoder") != encoder_name:
+        try:
+            meta = _metadata(Path(path))
+            if meta.get("encoder") != encoder_name:
+                return None
+            if meta.get("model_fingerprint") != model_fingerprint(model_dir):
+                log.info("%s: made from other model files than %s, not used", path, model_dir)
+                return None
+            return cls.load(path)
+        except Exception as exc:  # a damaged file costs time (the model encodes), never the run
+            log.warning("%s cannot be used (%s); the model encodes every text", path, exc)
             return None
-        if meta.get("model_fingerprint") != model_fingerprint(model_dir):
-            log.info("%s: made from other model files than %s, not used", path, model_dir)
-            return None
-        return cls.load(path)
 
     def __len__(self) -> int:
         return len(self.vectors)
