@@ -178,6 +178,41 @@ def bench_training(workdir: Path, repeats: int, presets: dict[str, dict]) -> dic
     return out
 
 
+def bench_compile(workdir: Path, steps: int = 3) -> dict:
+    """``train.compile`` against eager, per preset: the first step (compilation included) and the median of
+    ``steps`` steps after it, the same seed and batches for both, in one process."""
+    from biobridge.bridge.train import step_function
+    from biobridge.config import preset, with_overrides
+    from biobridge.kg.split import load_or_create_split
+
+    kg, table = load(workdir)
+    split = load_or_create_split(kg, workdir / "splits" / "paper-seed42", "paper", 0.1, 42)
+    out = {"steps": steps, "presets": {}}
+    for name in ("cpu", "paper"):
+        row = {}
+        for mode in ("eager", "compile"):
+            step = step_function(
+                kg, split, table, with_overrides(preset(name), {"train.compile": mode == "compile"})
+            )
+            start = time.perf_counter()
+            step()
+            first = time.perf_counter() - start
+            times = []
+            for _ in range(steps):
+                start = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - start)
+            row[mode] = {
+                "first_step_s": first,
+                "step_s_median": statistics.median(times),
+                "step_s_all": times,
+            }
+        row["speedup"] = row["eager"]["step_s_median"] / row["compile"]["step_s_median"]
+        out["presets"][name] = row
+        log.info("compile %s: %s", name, row)
+    return out
+
+
 # ---- retrieval -----------------------------------------------------------------------------------
 def bench_retrieval(workdir: Path, repeats: int, n_queries: int = 2000, k: int = 10) -> dict:
     from biobridge.bridge.model import BridgeModel, BridgeSchema
@@ -351,7 +386,7 @@ def bench_evaluation(workdir: Path, model_dir: Path, repeats: int) -> dict:
     }
 
 
-SECTIONS = {"training", "retrieval", "text", "evaluation"}
+SECTIONS = {"training", "compile", "retrieval", "text", "evaluation"}
 
 
 # ---- docs ----------------------------------------------------------------------------------------
@@ -368,7 +403,7 @@ def perf_markdown(res: dict, command: str) -> str:
     ]
     earlier = [
         f"{name} ({res[name]['measured']['created']}, `{res[name]['measured']['command']}`)"
-        for name in ("training", "retrieval", "text", "evaluation")
+        for name in ("training", "compile", "retrieval", "text", "evaluation")
         if name in res and res[name].get("measured", {}).get("created", res["created"]) != res["created"]
     ]
     if earlier:
@@ -421,6 +456,24 @@ def perf_markdown(res: dict, command: str) -> str:
             top = max(ph, key=ph.get)
             lines.append(
                 f"| {name} | " + " | ".join(f"{100 * ph[k] / total:.0f} %" for k in ph) + f" | {top} |"
+            )
+        lines.append("")
+    cp = res.get("compile")
+    if cp:
+        lines += [
+            "### `train.compile`",
+            "",
+            f"One process, the same seed and batches; the first step includes compilation, then the median of "
+            f"{cp['steps']} steps (`python benchmarks/perf.py ... --only compile`).",
+            "",
+            "| preset | eager step | compiled step | speedup | first step: eager / compiled |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for name, row in cp["presets"].items():
+            e, c = row["eager"], row["compile"]
+            lines.append(
+                f"| {name} | {e['step_s_median']:.3f} s | {c['step_s_median']:.3f} s | {row['speedup']:.2f}x | "
+                f"{e['first_step_s']:.1f} s / {c['first_step_s']:.1f} s |"
             )
         lines.append("")
     rt = res.get("retrieval")
@@ -578,6 +631,8 @@ def main(argv=None) -> int:
                 },
             },
         )
+    if "compile" in only:  # not in the default list: about 5 minutes on 2 cores
+        res["compile"] = bench_compile(args.workdir)
     if "retrieval" in only:
         res["retrieval"] = bench_retrieval(args.workdir, args.repeats)
     if "text" in only:

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from torch.profiler import record_function
 from tqdm.auto import tqdm
 
+from biobridge.bridge.compiled import compile_encoder, uncompile_encoder
 from biobridge.bridge.distributed import DistContext, init_distributed, shutdown_distributed
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
@@ -253,6 +254,8 @@ def _set_up(
         data.tails,
         train_nodes=np.union1d(data.heads, data.tails),
     )
+    if tc.compile:
+        compile_encoder(model)
     step_module: nn.Module = TrainingStep(model, table, tc)
     if ctx.enabled:
         step_module = nn.parallel.DistributedDataParallel(step_module, find_unused_parameters=True)
@@ -503,6 +506,7 @@ def train_bridge(
             checkpoint(epoch + 1, epoch + 1, 0, None)
     finally:
         log_rows.close()
+        uncompile_encoder(s.model)
     if ctx.is_main:
         plot_loss_curve(log_rows.history, out_dir / LOSS_PLOT)
     shutdown_distributed(ctx)

@@ -113,6 +113,12 @@ def train(
         help="Override train.precision: fp32 or bf16 (autocast; fast "
         "on CPUs with AMX/AVX512-BF16 and recent GPUs).",
     ),
+    compile_encoder: bool | None = typer.Option(
+        None,
+        "--compile/--no-compile",
+        help="Override train.compile: the encoder through torch.compile while training (paper preset on CPU: "
+        "1.17x per step after about a minute of compiling).",
+    ),
     out: Path | None = typer.Option(None, help="Run directory (default WORKDIR/model)."),
     progress: bool = typer.Option(True, help="Progress bars."),
     resume: bool = typer.Option(
@@ -140,6 +146,7 @@ def train(
             "model.n_layers": n_layers,
             "model.hidden_dim": hidden_dim,
             "train.precision": precision,
+            "train.compile": compile_encoder,
         },
     )
     run = pipeline.train(
