@@ -116,15 +116,21 @@ def load(workdir: Path):
     return kg, table
 
 
+def load_with_split(workdir: Path):
+    """``load`` plus the paper split (seed 42) the training figures use."""
+    from biobridge.kg.split import load_or_create_split
+
+    kg, table = load(workdir)
+    return kg, table, load_or_create_split(kg, workdir / "splits" / "paper-seed42", "paper", 0.1, 42)
+
+
 # ---- training ------------------------------------------------------------------------------------
 def bench_training(workdir: Path, repeats: int, presets: dict[str, dict]) -> dict:
     from biobridge.bridge.train import train_bridge
     from biobridge.bridge.train_log import read_log
     from biobridge.config import preset, with_overrides
-    from biobridge.kg.split import load_or_create_split
 
-    kg, table = load(workdir)
-    split = load_or_create_split(kg, workdir / "splits" / "paper-seed42", "paper", 0.1, 42)
+    kg, table, split = load_with_split(workdir)
     train = split.train_triples(kg)
     dims = np.array([table.input_dims.get(t, 0) for t in table.types])
     codes_h = table.type_code[train["head"].to_numpy(np.int64)]
@@ -183,10 +189,8 @@ def bench_compile(workdir: Path, steps: int = 3) -> dict:
     ``steps`` steps after it, the same seed and batches for both, in one process."""
     from biobridge.bridge.train import step_function
     from biobridge.config import preset, with_overrides
-    from biobridge.kg.split import load_or_create_split
 
-    kg, table = load(workdir)
-    split = load_or_create_split(kg, workdir / "splits" / "paper-seed42", "paper", 0.1, 42)
+    kg, table, split = load_with_split(workdir)
     out = {"steps": steps, "presets": {}}
     for name in ("cpu", "paper"):
         row = {}

@@ -58,11 +58,8 @@ def text_keys(texts: list[str]) -> np.ndarray:
 def model_fingerprint(model_dir: str | Path) -> str:
     """SHA-256 over the names and bytes of the model directory's output-deciding files (``MODEL_FILES``)."""
     model_dir = Path(model_dir).resolve()
-    stats = tuple(
-        (name, (model_dir / name).stat().st_size, (model_dir / name).stat().st_mtime_ns)
-        for name in MODEL_FILES
-        if (model_dir / name).is_file()
-    )
+    files = [(name, model_dir / name) for name in MODEL_FILES if (model_dir / name).is_file()]
+    stats = tuple((name, st.st_size, st.st_mtime_ns) for name, st in ((n, f.stat()) for n, f in files))
     return _fingerprint(str(model_dir), stats)
 
 
@@ -151,7 +148,8 @@ class PrecomputedVectors:
             if meta.get("model_fingerprint") != model_fingerprint(model_dir):
                 log.info("%s: made from other model files than %s, not used", path, model_dir)
                 return None
-            return cls.load(path)
+            stat = Path(path).stat()
+            return _load_once(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
         except Exception as exc:  # a damaged file costs time (the model encodes), never the run
             log.warning("%s cannot be used (%s); the model encodes every text", path, exc)
             return None
@@ -163,3 +161,8 @@ class PrecomputedVectors:
         """int64 (n,): the row of each text, -1 for texts the file does not hold."""
         keys = text_keys(texts)
         return np.fromiter((self.index.get(k.tobytes(), -1) for k in keys), dtype=np.int64, count=len(texts))
+
+
+@lru_cache(maxsize=4)  # one copy per file per process: every text node type's encoder shares it
+def _load_once(path: str, size: int, mtime_ns: int) -> PrecomputedVectors:
+    return PrecomputedVectors.load(path)
