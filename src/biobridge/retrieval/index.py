@@ -49,8 +49,8 @@ class CandidateIndex:
             kth = np.partition(scores, n - k)[n - k]
             top = np.flatnonzero(scores >= kth)
             if len(top) > k:  # ties at the k-th score: the first ones in candidate order
-                tied = top[scores[top] == kth]
-                top = np.union1d(top[scores[top] > kth], tied[: k - int((scores[top] > kth).sum())])
+                above, tied = top[scores[top] > kth], top[scores[top] == kth]
+                top = np.union1d(above, tied[: k - len(above)])
         else:
             top = np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
