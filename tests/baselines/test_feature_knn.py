@@ -34,8 +34,8 @@ def test_votes_are_similarity_weighted_tails_of_nearest_training_heads(tiny_kg, 
     cands = np.array([BP0, BP1, BP2, BP3])
     knn = FeatureKNNScorer(tiny_kg, tiny_split, _table(), k=1, popularity_weight=0.0)
     s = knn.score(PROT2BP, np.array([P0, P3]), cands)
-    # P0: nearest is P1 (cos 1) -> BP1 gets 1; P3: nearest is P2 (cos 0.8) -> BP2 gets 0.8
-    np.testing.assert_allclose(s, [[0, 1, 0, 0], [0, 0, 0.8, 0]], atol=1e-6)
+    # P0: nearest is P1 (cos 1) -> BP1 gets 1; P3: nearest is P2 (cos 0.8), its best neighbour -> BP2 gets 1
+    np.testing.assert_allclose(s, [[0, 1, 0, 0], [0, 0, 1, 0]], atol=1e-6)
     assert s.dtype == np.float32
 
     knn2 = FeatureKNNScorer(tiny_kg, tiny_split, _table(), k=2, popularity_weight=0.0)
@@ -48,10 +48,23 @@ def test_votes_are_similarity_weighted_tails_of_nearest_training_heads(tiny_kg, 
 
 def test_query_is_not_its_own_neighbour_and_popularity_breaks_ties(tiny_kg, tiny_split):
     knn = FeatureKNNScorer(tiny_kg, tiny_split, _table(), k=1, popularity_weight=1e-3)
-    # P1 is itself a training head: its nearest *other* head is P2 (cos 0.6)
+    # P1 is itself a training head: its nearest *other* head is P2 (cos 0.6, weight 1 as the best neighbour)
     s = knn.score(PROT2BP, np.array([P1]), np.array([BP0, BP1, BP2, BP3]))
     # training in-degree of interacts_with: BP1 1, BP2 1 (scaled to max 1)
-    np.testing.assert_allclose(s, [[0, 1e-3, 0.6 + 1e-3, 0]], atol=1e-6)
+    np.testing.assert_allclose(s, [[0, 1e-3, 1 + 1e-3, 0]], atol=1e-6)
+
+
+def test_sharpness_lets_the_nearest_neighbour_dominate_and_can_be_set_per_task(tiny_kg, tiny_split):
+    cands = np.array([BP0, BP1, BP2, BP3])
+    # P0's neighbours: P1 (cos 1) -> BP1, P2 (cos 0.6) -> BP2
+    sharp = FeatureKNNScorer(tiny_kg, tiny_split, _table(), k=2, popularity_weight=0.0, sharpness=4.0)
+    np.testing.assert_allclose(sharp.score(PROT2BP, np.array([P0]), cands), [[0, 1, 0.6**4, 0]], atol=1e-6)
+    per_task = {"Prot2BP": {"k": 1, "sharpness": 1.0}}
+    knn = FeatureKNNScorer(tiny_kg, tiny_split, _table(), k=2, popularity_weight=0.0, per_task=per_task)
+    np.testing.assert_allclose(knn.score(PROT2BP, np.array([P0]), cands), [[0, 1, 0, 0]], atol=1e-6)
+    assert knn.vote_setting(DRUG2PROT) == (2, 1.0) and knn.settings["per_task"] == per_task
+    with pytest.raises(ValueError, match="sharpness"):
+        FeatureKNNScorer(tiny_kg, tiny_split, _table(), sharpness=0.0)
 
 
 def test_task_without_training_heads_gives_zeros(tiny_kg, tiny_split):

@@ -32,11 +32,12 @@ def fake_hits() -> ProteinHits:
 
 def test_homology_votes_are_summed_bits_of_the_best_training_hits(tiny_kg, tiny_split):
     knn = HomologyKNNScorer(tiny_kg, tiny_split, fake_hits(), k=20, popularity_weight=0.0)
-    # training heads of Prot2BP: P1 -> BP1, P2 -> BP2; P0 hits P1 (100) and P2 (50); P3 hits P2 (80)
-    np.testing.assert_allclose(knn.score(PROT2BP, np.array([P0, P3]), BPS), [[0, 100, 50, 0], [0, 0, 80, 0]])
+    # training heads of Prot2BP: P1 -> BP1, P2 -> BP2; P0 hits P1 (100) and P2 (50); P3 hits P2 (80); bits
+    # relative to the query's best hit
+    np.testing.assert_allclose(knn.score(PROT2BP, np.array([P0, P3]), BPS), [[0, 1, 0.5, 0], [0, 0, 1, 0]])
     # the k best hits among all training proteins vote: with k=1, P3's best hit is P2 (its only one)
     one = HomologyKNNScorer(tiny_kg, tiny_split, fake_hits(), k=1, popularity_weight=0.0)
-    np.testing.assert_allclose(one.score(PROT2BP, np.array([P0]), BPS), [[0, 100, 0, 0]])
+    np.testing.assert_allclose(one.score(PROT2BP, np.array([P0]), BPS), [[0, 1, 0, 0]])
 
 
 def test_protein_candidates_get_their_homologs_votes(tiny_kg, tiny_split):

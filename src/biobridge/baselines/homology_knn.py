@@ -4,8 +4,8 @@ Protein queries: the tails of the query's best sequence hits among the training 
 ``biobridge.baselines.neighbour_vote``'s with ``sim(q, h)`` = the MMseqs2 bit score of the alignment of
 ``q`` against ``h`` (0 without a hit below the E-value threshold), the neighbours being the ``k`` best hits
 among all training proteins (not only those with the task's edges, as a search of the training set finds
-them): the summed bit scores of those of the ``k`` best hits that carry the edge, popularity breaking the
-ties of queries without any hit.
+them): the summed bit scores (relative to the query's best hit, raised to the vote's sharpness) of those of
+the ``k`` best hits that carry the edge, popularity breaking the ties of queries without any hit.
 
 Protein candidates of another type's query (Drug2Prot, Disease2Prot): the query type's own first try
 (Tanimoto-kNN for molecules, feature-kNN otherwise), its scores then spread to each candidate's homologs:
@@ -58,6 +58,9 @@ class HomologyKNNScorer(NeighbourVoteScorer):
         self._relative = _relative_to_best_hit(self._matrix)
         self._tanimoto = TanimotoKNNScorer(kg, split, table=table, k=tail_k)
         self._feature = FeatureKNNScorer(kg, split, table=table, k=tail_k) if table is not None else None
+        for inner in (self._tanimoto, self._feature):
+            if inner is not None:  # a protein-tail task's (k, sharpness) is its query-type vote's
+                inner.per_task = self.per_task
 
     @property
     def settings(self) -> dict:

@@ -5,11 +5,17 @@ For a task ``(head_type, relation, tail_type)``, the training heads are the node
 triple ``(h, relation, t)`` with ``t`` of ``tail_type``. For a query ``q``:
 
     score(q, c) = sum over the k training heads h most similar to q of
-                      max(sim(q, h), 0) * [(h, relation, c) is a TRAIN triple]
-                  + popularity_weight * train_in_degree(c) / max_in_degree
+                      w(q, h) * [(h, relation, c) is a TRAIN triple]
+                  + popularity_weight * min_h w(q, h) * train_in_degree(c) / max_in_degree
+    w(q, h) = (max(sim(q, h), 0) / max_h' max(sim(q, h'), 0)) ** sharpness
 
-The optional popularity term (default ``1e-6``) only breaks ties among candidates no neighbour links to (it is
-smaller than any vote); 0 gives the pure vote. The query is never its own neighbour. Subclasses say what the
+``sharpness`` 1 weighs neighbours by their similarity; larger values let the nearest neighbours dominate (a
+neighbour at half the best similarity weighs 2**-sharpness of it). The weights are relative to the query's best
+neighbour, so the ranking does not depend on the scale of the similarity (cosine or bit score). ``k`` and
+``sharpness`` may be set per task (``per_task``; ``biobridge.baselines.vote_tuning`` chooses them on validation
+heads). The popularity term (default ``1e-6``, relative to the query's smallest neighbour weight) only breaks
+ties among candidates no neighbour links to (it is smaller than any vote); 0 gives the pure vote. The query is
+never its own neighbour. Subclasses say what the
 similarity is (``feature_knn``: cosine of frozen embeddings; ``graph_context``: cosine of training-graph
 neighbourhoods) by implementing ``_features`` and ``_similarities``.
 
@@ -57,12 +63,15 @@ class NeighbourVoteScorer:
         k: int = 50,
         popularity_weight: float = 1e-6,
         name: str | None = None,
+        sharpness: float = 1.0,
+        per_task: dict[str, dict[str, float]] | None = None,
     ) -> None:
-        if k < 1:
-            raise ValueError("k must be >= 1")
         if name:
             self.name = name
-        self.k = int(k)
+        self.k, self.sharpness = _vote_setting(k, sharpness)
+        self.per_task = {}
+        for task_name, chosen in (per_task or {}).items():
+            self.set_vote(task_name, chosen["k"], chosen["sharpness"])
         self.popularity_weight = float(popularity_weight)
         self.table = table
         self.kg = kg
@@ -75,7 +84,25 @@ class NeighbourVoteScorer:
 
     @property
     def settings(self) -> dict:
-        return {"k": self.k, "similarity": self.similarity, "popularity_weight": self.popularity_weight}
+        out = {
+            "k": self.k,
+            "sharpness": self.sharpness,
+            "similarity": self.similarity,
+            "popularity_weight": self.popularity_weight,
+        }
+        if self.per_task:
+            out["per_task"] = self.per_task
+        return out
+
+    def vote_setting(self, task: Task) -> tuple[int, float]:
+        """``(k, sharpness)`` of ``task``'s vote: its own when set, otherwise the scorer's."""
+        chosen = self.per_task.get(task.name)
+        return (chosen["k"], chosen["sharpness"]) if chosen else (self.k, self.sharpness)
+
+    def set_vote(self, task_name: str, k: int, sharpness: float) -> None:
+        """Use ``k`` neighbours and ``sharpness`` for the task named ``task_name``."""
+        k, sharpness = _vote_setting(k, sharpness)
+        self.per_task[task_name] = {"k": k, "sharpness": sharpness}
 
     # ---- what subclasses define ---------------------------------------------------------------
     def _features(self, task: Task, heads: np.ndarray) -> Any:
@@ -137,9 +164,9 @@ class NeighbourVoteScorer:
         if index is None:
             return np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
         with torch.inference_mode():
-            return self._nearest(index, self._similarities(task, index, query_nodes), query_nodes)
+            return self._nearest(task, index, self._similarities(task, index, query_nodes), query_nodes)
 
-    def _nearest(self, index: TaskIndex, sims: torch.Tensor, query_nodes: np.ndarray):
+    def _nearest(self, task: Task, index: TaskIndex, sims: torch.Tensor, query_nodes: np.ndarray):
         """Top-k of ``sims`` over the pool, a query never being its own neighbour."""
         empty = np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
         pos = np.searchsorted(index.heads, query_nodes)
@@ -148,7 +175,7 @@ class NeighbourVoteScorer:
         if is_head.any():
             rows = torch.from_numpy(np.flatnonzero(is_head))
             sims[rows, torch.from_numpy(pos_c[is_head])] = -float("inf")
-        k = min(self.k, len(index.heads) - (1 if is_head.any() else 0))
+        k = min(self.vote_setting(task)[0], len(index.heads) - (1 if is_head.any() else 0))
         if k <= 0:
             return empty
         vals, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
@@ -168,7 +195,7 @@ class NeighbourVoteScorer:
             return np.zeros((len(items.nodes), len(candidate_nodes)), dtype=np.float32)
         with torch.inference_mode():
             nearest = self._nearest(
-                index, self._item_similarities(task, index, items), np.asarray(items.nodes, np.int64)
+                task, index, self._item_similarities(task, index, items), np.asarray(items.nodes, np.int64)
             )
         return self._vote(task, index, nearest, candidate_nodes)
 
@@ -178,6 +205,7 @@ class NeighbourVoteScorer:
         n_q = len(sims)
         weights = np.maximum(sims, 0.0, dtype=np.float32)
         weights[~np.isfinite(weights)] = 0.0
+        weights, smallest = _relative_weights(weights, self.vote_setting(task)[1])
         rows = np.searchsorted(index.heads, neigh)  # neighbours are pool nodes: exact positions
         kk = weights.shape[1]
         w = sp.csr_matrix(
@@ -187,5 +215,24 @@ class NeighbourVoteScorer:
         votes = (w @ self._adjacency_columns(task, index, candidate_nodes)).toarray()
         votes = votes.astype(np.float32, copy=False)
         if self.popularity_weight:
-            votes += self.popularity_weight * index.in_degree[candidate_nodes][None, :]
+            votes += (self.popularity_weight * smallest)[:, None] * index.in_degree[candidate_nodes][None, :]
         return votes
+
+
+def _vote_setting(k, sharpness) -> tuple[int, float]:
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if not np.isfinite(sharpness) or sharpness <= 0:
+        raise ValueError(f"sharpness must be a positive number, got {sharpness!r}")
+    return int(k), float(sharpness)
+
+
+def _relative_weights(weights: np.ndarray, sharpness: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(w / row max) ** sharpness`` and each row's smallest positive result (1 for rows without any)."""
+    best = weights.max(axis=1, keepdims=True) if weights.size else np.zeros((len(weights), 1), np.float32)
+    relative = np.divide(weights, best, out=np.zeros_like(weights), where=best > 0)
+    if sharpness != 1.0:
+        relative **= np.float32(sharpness)
+    positive = np.where(relative > 0, relative, np.inf)
+    smallest = positive.min(axis=1) if relative.shape[1] else np.full(len(relative), np.inf, np.float32)
+    return relative, np.where(np.isfinite(smallest), smallest, 1.0).astype(np.float32)
