@@ -19,7 +19,7 @@ from biobridge.bridge.run import TrainedRun
 from biobridge.evaluation import PAPER_TASKS, evaluate
 from biobridge.evaluation.metrics import mrr_by_group
 from biobridge.evaluation.queries import TRAIN_PART, KGIndex, split_parts
-from biobridge.retrieval.retriever import build_retriever
+from biobridge.retrieval.retriever import build_retriever, chosen_votes
 from biobridge.retrieval.scorer import BridgeScorer
 
 BINS = (
@@ -52,11 +52,15 @@ def main() -> None:
     run = TrainedRun.open(args.bench_out / "models" / f"{args.protocol}-seed{args.seed}" / args.bridge)
     model = run.load_model()
     hits = data.protein_hits()
+
+    def votes(name: str) -> dict:  # the votes' settings chosen on the validation heads, as the benchmark's
+        return chosen_votes((run.retriever or {}).get("votes", {}).get(name, {}))
+
     scorers = [
         build_retriever(run, model, kg, split, table, store),
         BridgeScorer(model, table, name="bridge alone"),
-        build_baseline("homology-knn", kg, split, table, k=20, hits=hits),
-        build_baseline("feature-knn", kg, split, table, k=50),
+        build_baseline("homology-knn", kg, split, table, k=20, hits=hits, per_task=votes("homology-knn")),
+        build_baseline("feature-knn", kg, split, table, k=50, per_task=votes("feature-knn")),
     ]
     tasks = [t for t in PAPER_TASKS if t.head_type == "protein"]
     result = evaluate(kg, split, scorers, tasks=tasks, scorable=table.has_embedding(np.arange(kg.num_nodes)))

@@ -141,8 +141,10 @@ class RetrieverConfig:
     """What a trained run ships (``biobridge.retrieval.retriever``): the bridge alone, or the ``hybrid``: the
     bridge's scores mixed with the baselines ``parts`` (``biobridge.baselines.build_baseline`` names), one
     weight vector per task tuned on ``validation_fraction`` of the training heads held out from the bridge's
-    training (grid ``step``, at most ``max_queries`` validation queries per task; ``k``: neighbours of the
-    votes)."""
+    training (grid ``step``, at most ``max_queries`` validation queries per task). Before the weights, each
+    neighbour vote among the parts gets its number of neighbours and sharpness per task from ``vote_k`` x
+    ``vote_sharpness`` on the same validation queries (``biobridge.baselines.vote_tuning``); ``k``: the
+    neighbours of a vote for tasks without validation queries."""
 
     kind: str = "hybrid"
     parts: tuple[str, ...] = ("homology-knn", "tanimoto-knn", "feature-knn", "graph-context", "popularity")
@@ -150,9 +152,20 @@ class RetrieverConfig:
     k: int = 50
     step: float = 0.2
     max_queries: int = 500
+    vote_k: tuple[int, ...] = (5, 10, 20, 50)
+    vote_sharpness: tuple[float, ...] = (1.0, 4.0, 16.0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
+        object.__setattr__(self, "vote_k", tuple(self.vote_k))
+        object.__setattr__(self, "vote_sharpness", tuple(float(x) for x in self.vote_sharpness))
+        if not self.vote_k or any(isinstance(x, bool) or int(x) != x or x < 1 for x in self.vote_k):
+            raise ValueError(f"retriever.vote_k must be integers >= 1, got {list(self.vote_k)}")
+        if not self.vote_sharpness or any(not 0 < x < float("inf") for x in self.vote_sharpness):
+            raise ValueError(
+                f"retriever.vote_sharpness must be positive numbers, got {list(self.vote_sharpness)}"
+            )
+        object.__setattr__(self, "vote_k", tuple(int(x) for x in self.vote_k))
         if self.kind not in RETRIEVER_KINDS:
             raise ValueError(f"retriever.kind must be one of {RETRIEVER_KINDS}, got {self.kind!r}")
         if self.kind == "hybrid" and not 0.0 < self.validation_fraction < 1.0:

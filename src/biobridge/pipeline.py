@@ -38,7 +38,13 @@ from biobridge.evaluation.result import EvaluationResult
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split, load_or_create_split, load_or_create_validation_split
 from biobridge.locks import locked, workdir_lock
-from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever, protein_hits, tune_hybrid
+from biobridge.retrieval.retriever import (
+    BRIDGE_NAME,
+    build_retriever,
+    chosen_votes,
+    protein_hits,
+    tune_hybrid,
+)
 from biobridge.retrieval.scorer import BridgeScorer
 
 log = logging.getLogger(__name__)
@@ -426,8 +432,11 @@ def evaluate_run(
     if baselines:
         scorers.append(PopularityScorer(kg, split))
         hits = protein_hits(kg, loaded.store, ["homology-knn"])
-        if hits is not None:
-            scorers.append(build_baseline("homology-knn", kg, split, table, hits=hits))
+        if (
+            hits is not None
+        ):  # with the votes' settings the run's hybrid chose on its validation heads, if any
+            votes = chosen_votes((loaded.run.retriever or {}).get("votes", {}).get("homology-knn", {}))
+            scorers.append(build_baseline("homology-knn", kg, split, table, hits=hits, per_task=votes))
     start = time.perf_counter()
     result = evaluate(
         kg,

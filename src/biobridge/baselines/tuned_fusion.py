@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.baselines.registry import build_baseline
+from biobridge.baselines.vote_tuning import fit_tuned_baseline, sample_queries
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import KGIndex, SplitLike, build_task_queries
 from biobridge.evaluation.ranks import filtered_realistic_ranks
@@ -158,11 +159,7 @@ def tune_fusion_weights(
         if queries.n_queries == 0:
             out[task.name] = {"weights": list(grid[0]), "n_queries": 0, "note": "no validation queries"}
             continue
-        rows = np.arange(queries.n_queries)
-        if len(rows) > max_queries:
-            rows = np.sort(rng.choice(rows, size=max_queries, replace=False))
-        q_nodes = queries.query_nodes[rows]
-        gold = queries.gold_mask(0, queries.n_queries)[rows]
+        q_nodes, gold = sample_queries(queries, max_queries, rng)
         parts, applicable = [], []
         for scorer in scorers:
             try:
@@ -189,7 +186,7 @@ def tune_fusion_weights(
             "validation_mrr": best_mrr,
             "validation_mrr_grid": scores[best],
             "validation_mrr_alone": alone,
-            "n_queries": len(rows),
+            "n_queries": len(q_nodes),
         }
         log.info("fusion weights %s: %s (validation MRR %.4f)", task.name, weights, best_mrr)
     return out
@@ -206,29 +203,54 @@ def fit_tuned_fusion(
     k: int = 50,
     name: str = "hybrid",
     hits=None,
+    vote_grid: dict[str, Sequence] | None = None,
     **tuning: Any,
-) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]]]:
+) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
 
     ``scorer`` must be fitted on ``validation``'s TRAIN part (``validation = validation_split(kg, split)``).
-    The weights are tuned on the validation queries with the baselines fitted on ``validation``'s TRAIN part
-    (``tuning``: the keyword arguments of ``tune_fusion_weights``); the returned fusion scores with the
-    baselines fitted on ``split``'s TRAIN part. Returns the fusion and the tuning record per task."""
+    First each neighbour vote among the parts gets its ``k`` and sharpness per task from ``vote_grid``
+    (``biobridge.baselines.vote_tuning``; None: ``k`` and sharpness 1 everywhere), then the weights are tuned
+    on the same validation queries, the baselines fitted on ``validation``'s TRAIN part (``tuning``: the
+    keyword arguments of ``tune_fusion_weights``); the returned fusion scores with the baselines fitted on
+    ``split``'s TRAIN part. Returns the fusion, the weights' tuning record per task and the votes' per part."""
     scorable = table.has_embedding(np.arange(kg.num_nodes)) if table is not None else None
+    on_validation, on_split, votes = [], [], {}
+    for part in parts:
+        if vote_grid is None:
+            fitted = (
+                build_baseline(part, kg, validation, table, k, hits),
+                build_baseline(part, kg, split, table, k, hits),
+                {},
+            )
+        else:
+            vote_tuning = {
+                key: tuning[key] for key in ("max_queries", "candidate_policy", "seed") if key in tuning
+            }
+            fitted = fit_tuned_baseline(
+                part,
+                kg,
+                split,
+                validation,
+                tasks,
+                table,
+                k,
+                hits,
+                vote_grid,
+                scorable=scorable,
+                **vote_tuning,
+            )
+        on_validation.append(fitted[0])
+        on_split.append(fitted[1])
+        if fitted[2]:
+            votes[part] = fitted[2]
     tuned = tune_fusion_weights(
-        kg,
-        validation,
-        [scorer] + [build_baseline(p, kg, validation, table, k, hits) for p in parts],
-        list(tasks),
-        scorable=scorable,
-        **tuning,
+        kg, validation, [scorer, *on_validation], list(tasks), scorable=scorable, **tuning
     )
     fusion = TunedScoreFusion(
-        [scorer] + [build_baseline(p, kg, split, table, k, hits) for p in parts],
-        {task: t["weights"] for task, t in tuned.items()},
-        name=name,
+        [scorer, *on_split], {task: t["weights"] for task, t in tuned.items()}, name=name
     )
-    return fusion, tuned
+    return fusion, tuned, votes
 
 
 def _refine(weights, best_mrr, mrr, applicable, delta, max_rounds: int = 10):

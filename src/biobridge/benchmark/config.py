@@ -19,6 +19,7 @@ from typing import Any
 
 from biobridge.baselines import BASELINE_NAMES
 from biobridge.baselines.kge import KGE_MODELS
+from biobridge.config import RetrieverConfig
 from biobridge.kg.split import PROTOCOLS
 
 __all__ = [
@@ -104,6 +105,17 @@ class BenchmarkConfig:
     kge_search_split: tuple[str, int] = ("transductive", 42)
     baselines: tuple[str, ...] = BASELINE_NAMES
     knn_k: int = 50
+    # every neighbour-vote baseline's k and sharpness per task, chosen on the validation heads the hybrid is
+    # tuned on (``biobridge.baselines.vote_tuning``; the same grid as the hybrid's parts); {} keeps knn_k and
+    # sharpness 1 everywhere
+    knn_grid: dict[str, list] = field(
+        default_factory=lambda: {
+            "k": list(RetrieverConfig.vote_k),
+            "sharpness": list(RetrieverConfig.vote_sharpness),
+        }
+    )
+    knn_validation_fraction: float = RetrieverConfig.validation_fraction
+    knn_max_queries: int = RetrieverConfig.max_queries
     fusions: tuple[FusionSpec, ...] = ()
     fusion_k: float = 60.0
     hybrids: tuple[HybridSpec, ...] = ()

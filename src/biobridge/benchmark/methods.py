@@ -15,8 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from biobridge import pipeline
 from biobridge.baselines import RankFusionScorer, build_baseline
+from biobridge.baselines.vote_tuning import fit_tuned_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
 from biobridge.benchmark.kge_tuning import tuned_kge_settings
@@ -25,7 +28,7 @@ from biobridge.config import preset, with_overrides
 from biobridge.encoders.homology import DEFAULT_SEARCH
 from biobridge.evaluation.scorer import NotApplicableScorer, Scorer
 from biobridge.evaluation.tasks import Task
-from biobridge.kg.split import Split
+from biobridge.kg.split import Split, load_or_create_validation_split
 from biobridge.retrieval.retriever import build_retriever
 from biobridge.retrieval.scorer import BridgeScorer
 
@@ -110,21 +113,27 @@ def method_registry(config: BenchmarkConfig) -> dict[str, Method]:
     return {name: methods[name] for name in config.method_names}
 
 
+VOTE_BASELINES = ("feature-knn", "graph-context", "homology-knn", "tanimoto-knn")
+
+
 def _baseline_settings(name: str, config: BenchmarkConfig) -> dict[str, Any]:
-    if name == "feature-knn":
-        return {"kind": "baseline", "k": config.knn_k}
+    settings: dict[str, Any] = {"kind": "baseline"}
     if name == "graph-context":
-        return {"kind": "baseline", "k": config.knn_k, "context": "both edge directions"}
+        settings["context"] = "both edge directions"
     if name == "homology-knn":
-        return {
-            "kind": "baseline",
-            "k": min(config.knn_k, 20),
-            "search": DEFAULT_SEARCH.identity(),
-            "protein_tails": "query-type kNN spread to homologs (0.5)",
-        }
+        settings["search"] = DEFAULT_SEARCH.identity()
+        settings["protein_tails"] = "query-type kNN spread to homologs (0.5)"
     if name == "tanimoto-knn":
-        return {"kind": "baseline", "k": config.knn_k, "fingerprint": "Morgan r=2, 2048 bits"}
-    return {"kind": "baseline"}
+        settings["fingerprint"] = "Morgan r=2, 2048 bits"
+    if name in VOTE_BASELINES:
+        settings["k"] = min(config.knn_k, 20) if name == "homology-knn" else config.knn_k
+        if config.knn_grid:
+            settings["tuned_on_validation"] = {
+                "grid": config.knn_grid,
+                "fraction": config.knn_validation_fraction,
+                "max_queries": config.knn_max_queries,
+            }
+    return settings
 
 
 # ---- builders ------------------------------------------------------------------------------------
@@ -205,8 +214,30 @@ def _kge_builder(model: str) -> Callable[[MethodContext], Built]:
 
 def _baseline_builder(name: str) -> Callable[[MethodContext], Built]:
     def build(ctx: MethodContext) -> Built:
-        hits = ctx.data.protein_hits() if name == "homology-knn" else None
-        scorer = build_baseline(name, ctx.data.kg, ctx.split, ctx.data.table, k=ctx.config.knn_k, hits=hits)
-        return scorer, {"settings": getattr(scorer, "settings", {})}
+        data, config = ctx.data, ctx.config
+        hits = data.protein_hits() if name == "homology-knn" else None
+        if name not in VOTE_BASELINES or not config.knn_grid:
+            scorer = build_baseline(name, data.kg, ctx.split, data.table, k=config.knn_k, hits=hits)
+            return scorer, {"settings": getattr(scorer, "settings", {})}
+        # the validation heads the hybrid's parts are tuned on (same split, same query sample)
+        validation, _ = load_or_create_validation_split(
+            data.kg, ctx.split, ctx.split_dir, config.knn_validation_fraction
+        )
+        _, scorer, record = fit_tuned_baseline(
+            name,
+            data.kg,
+            ctx.split,
+            validation,
+            ctx.tasks,
+            data.table,
+            config.knn_k,
+            hits,
+            config.knn_grid,
+            max_queries=config.knn_max_queries,
+            candidate_policy=config.candidate_policy,
+            scorable=data.table.has_embedding(np.arange(data.kg.num_nodes)),
+            seed=ctx.seed,
+        )
+        return scorer, {"settings": scorer.settings, "vote_tuning": record}
 
     return build

@@ -259,10 +259,13 @@ nearest training heads (cosine on the frozen embeddings; text-kNN for text types
 queries, the bit-score-weighted vote of the query's MMseqs2 hits among the training proteins (top 20); protein
 tails, the query type's kNN vote spread to the candidates' homologs. `tanimoto-knn`: drug queries, the vote of
 the nearest training drugs by Tanimoto similarity of Morgan fingerprints. `graph-context`: the same vote,
-neighbours by cosine of IDF-weighted training-graph neighbourhoods (the task's relation left out).
-`biobridge-hybrid`: the retriever the run ships: the bridge's per-query standardised scores mixed with the
-baselines above, one weight vector per task tuned on *validation* heads (a split inside the training triples,
-under the same protocol; the bridge is trained without them), never on test queries. `biobridge-cpu+knn`:
+neighbours by cosine of IDF-weighted training-graph neighbourhoods (the task's relation left out). Every
+vote's number of neighbours k and its sharpness (neighbour weights relative to the best neighbour, raised to a
+power, so the nearest dominate) are chosen per task on the *validation* heads below, from the grid in the data
+line (`biobridge.baselines.vote_tuning`). `biobridge-hybrid`: the retriever the run ships: the bridge's
+per-query standardised scores mixed with the baselines above (their votes tuned the same way), one weight
+vector per task tuned on *validation* heads (a split inside the training triples, under the same protocol; the
+bridge is trained without them), never on test queries. `biobridge-cpu+knn`:
 untuned reciprocal-rank fusion.
 """
 
@@ -301,7 +304,12 @@ def write_docs(summary: dict[str, Any], out_dir: Path, docs_path: Path) -> Path:
             if cfg.get("kge_search") and cfg.get("kge_search_samples")
             else ""
         )
-        + f"; feature-kNN k = {cfg['knn_k']}.",
+        + (
+            f"; the votes' k and sharpness chosen per task on {cfg['knn_validation_fraction']:.0%} validation "
+            f"heads (at most {cfg['knn_max_queries']} queries per task) from {json.dumps(cfg['knn_grid'])}."
+            if cfg.get("knn_grid")
+            else f"; feature-kNN k = {cfg['knn_k']}."
+        ),
         "",
         PROTOCOL_TEXT,
     ]

@@ -5,8 +5,9 @@ Python API, multi-hop, the applications and the demo alike.
 - ``hybrid``: the bridge mixed with model-free baselines (homology-kNN, Tanimoto-kNN, feature-kNN,
   graph-context, popularity by default): per task, a weighted sum of the parts' per-query standardised scores
   (``biobridge.baselines.tuned_fusion``). The bridge is trained without a validation split's heads
-  (``validation_split``, ``retriever.validation_fraction`` of the training heads); the weights are the grid
-  point (then hill-climb) with the best MRR on those heads, the baselines being fitted on the validation
+  (``validation_split``, ``retriever.validation_fraction`` of the training heads); each neighbour vote's
+  ``k`` and sharpness per task, then the weights (grid point, then hill-climb), are those with the best MRR on
+  those heads, the baselines being fitted on the validation
   split's training part while tuning. When scoring, the baselines use the run's whole training split. Tasks
   without validation queries put all weight on the bridge. Never tuned on test queries.
 
@@ -28,7 +29,7 @@ from biobridge.evaluation.scorer import ItemScorer
 from biobridge.evaluation.tasks import discover_tasks
 from biobridge.retrieval.scorer import BridgeScorer
 
-__all__ = ["BRIDGE_NAME", "HYBRID_NAME", "build_retriever", "protein_hits", "tune_hybrid"]
+__all__ = ["BRIDGE_NAME", "HYBRID_NAME", "build_retriever", "chosen_votes", "protein_hits", "tune_hybrid"]
 
 BRIDGE_NAME = "biobridge"
 HYBRID_NAME = "biobridge-hybrid"
@@ -59,7 +60,7 @@ def tune_hybrid(
     validation heads; returns the fusion (its baselines fitted on ``split``) and its ``retriever.json``."""
     started = time.perf_counter()
     hits = protein_hits(kg, store, config.parts)
-    fusion, tuned = fit_tuned_fusion(
+    fusion, tuned, votes = fit_tuned_fusion(
         kg,
         split,
         validation,
@@ -70,6 +71,7 @@ def tune_hybrid(
         k=config.k,
         name=name,
         hits=hits,
+        vote_grid={"k": config.vote_k, "sharpness": config.vote_sharpness},
         step=config.step,
         max_queries=config.max_queries,
         candidate_policy=candidate_policy,
@@ -87,9 +89,15 @@ def tune_hybrid(
             "fraction": config.validation_fraction,
         },
         "tuning": tuned,
+        "votes": votes,
         "tuning_seconds": round(time.perf_counter() - started, 2),
     }
     return fusion, record
+
+
+def chosen_votes(record: dict[str, dict]) -> dict[str, dict]:
+    """The ``{"k", "sharpness"}`` per task of one part's vote-tuning record."""
+    return {task: {"k": r["k"], "sharpness": r["sharpness"]} for task, r in record.items()}
 
 
 def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScorer:
@@ -100,7 +108,11 @@ def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScor
         return bridge
     parts = record["parts"][1:]
     hits = protein_hits(kg, store, parts)
-    baselines = [build_baseline(p, kg, split, table, record["k"], hits) for p in parts]
+    votes = record.get("votes", {})  # runs made before the votes were tuned have none
+    baselines = [
+        build_baseline(p, kg, split, table, record["k"], hits, per_task=chosen_votes(votes.get(p, {})))
+        for p in parts
+    ]
     return TunedScoreFusion(
         [bridge, *baselines], record["weights"], name=HYBRID_NAME, default_weights=record["default_weights"]
     )
