@@ -30,6 +30,9 @@ from biobridge.config import load_run_config, preset, with_overrides
         ("retriever.k", 0, "retriever.k must be >= 1"),
         ("retriever.step", 0.0, "retriever.step must be > 0"),
         ("retriever.max_queries", 0, "retriever.max_queries must be >= 1"),
+        ("retriever.vote_k", [10, 0], "retriever.vote_k must be integers >= 1"),
+        ("retriever.vote_k", [], "retriever.vote_k must be integers >= 1"),
+        ("retriever.vote_sharpness", [1, -2], "retriever.vote_sharpness must be positive numbers"),
     ],
 )
 def test_bad_numbers_are_refused(key, value, message):
@@ -44,6 +47,10 @@ def test_presets_and_boundaries_are_accepted():
         preset("cpu"),
         {"model.n_layers": 0, "train.n_negatives": 0, "train.max_triples_per_epoch": None, "train.epochs": 1},
     )
+    chosen = with_overrides(
+        preset("cpu"), {"retriever.vote_k": [10], "retriever.vote_sharpness": [2]}
+    ).retriever
+    assert chosen.vote_k == (10,) and chosen.vote_sharpness == (2.0,)
 
 
 def test_toml_values_are_checked_with_the_file_named(tmp_path):

@@ -20,6 +20,26 @@ def test_training_records_a_hybrid_tuned_on_validation_heads(tiny_run):
     assert not record["validation"]["split_dir"].startswith("/")
     for task, weights in record["weights"].items():
         assert len(weights) == len(record["parts"]) and abs(sum(weights) - 1) < 1e-6, task
+    # every neighbour vote among the parts has its k and sharpness per task, chosen from the configured grid
+    retriever_config = config["run_config"]["retriever"]
+    assert {"feature-knn", "homology-knn"} <= set(record["votes"]) and "popularity" not in record["votes"]
+    for part, chosen in record["votes"].items():
+        for task, vote in chosen.items():
+            assert (
+                vote["k"] in retriever_config["vote_k"]
+                and vote["sharpness"] in retriever_config["vote_sharpness"]
+            )
+            assert vote["validation_mrr"] == max(vote["grid_mrr"].values()), (part, task)
+
+
+def test_the_rebuilt_hybrid_votes_as_tuned(tiny_run):
+    loaded = pipeline.load_run(tiny_run)
+    record = loaded.run.retriever
+    parts = dict(zip(record["parts"][1:], Bridge.from_run(loaded).retriever.scorers[1:], strict=True))
+    for part, chosen in record["votes"].items():
+        assert parts[part].per_task == {
+            t: {"k": v["k"], "sharpness": v["sharpness"]} for t, v in chosen.items()
+        }
 
 
 def test_retrieve_and_evaluate_use_the_shipped_retriever(tiny_run):
