@@ -107,6 +107,29 @@ def test_not_applicable_is_reported(tiny_kg, tiny_split, tmp_path):
     json.loads(result.to_json(tmp_path / "m.json").read_text())
 
 
+class ProteinQueriesOnly(PopularityScorer):
+    def __init__(self, kg, split):
+        super().__init__(kg, split)
+        self.name = "proteins-only"
+
+    def score(self, task, query_nodes, candidate_nodes):
+        if task.head_type != "protein":
+            raise NotApplicableError("protein queries only")
+        return super().score(task, query_nodes, candidate_nodes)
+
+
+def test_a_mean_over_fewer_tasks_than_the_table_is_not_shown(tiny_kg, tiny_split):
+    result = evaluate(
+        tiny_kg, tiny_split, [PopularityScorer(tiny_kg, tiny_split), ProteinQueriesOnly(tiny_kg, tiny_split)]
+    )
+    summary = result.summary()
+    assert summary["proteins-only"]["n_tasks"] < summary["popularity"]["n_tasks"]
+    assert summary["proteins-only"]["mean_mrr"] is not None  # metrics.json keeps it, with its task count
+    mean_row = next(line for line in result.format_table().splitlines() if line.startswith("mean"))
+    cells = [c.split() for c in mean_row.split("|")[1:]]
+    assert cells[0][0] != "n/a" and cells[1] == ["n/a", "n/a"]
+
+
 def test_tasks_without_queries_are_listed(tiny_kg, tiny_split):
     result = evaluate(tiny_kg, tiny_split, [PopularityScorer(tiny_kg, tiny_split)])
     # BP2Prot and Prot2Drug have no test triple (all reverse triples are train)

@@ -112,24 +112,27 @@ class EvaluationResult:
                 else:
                     row += ["-", "-"]
             rows.append(row)
+        # a mean over fewer tasks with queries than the others' (a method not applicable to some) is not
+        # comparable: n/a in the table (metrics.json keeps it, with its number of tasks)
         summary = self.summary()
+        paper_names = {t.name for t in PAPER_TASKS}
+        answerable = [name for name, t in self.tasks.items() if t["counts"]["n_queries"] > 0]
         if len(self.tasks) > 1:
             row = ["mean", "", ""]
             for method in self.methods:
-                row += [
-                    format_metric(summary[method]["mean_mrr"]),
-                    format_metric(summary[method]["mean_hits@10"]),
-                ]
+                m = summary[method]
+                full = m["n_tasks"] == len(answerable)
+                row += [format_metric(m[f"mean_{key}"]) if full else "n/a" for key in ("mrr", "hits@10")]
             rows.append(row)
-        paper_names = {t.name for t in PAPER_TASKS}
         n_paper = sum(name in paper_names for name in self.tasks)
         if 1 < n_paper < len(self.tasks):
             row = ["mean (paper tasks)", "", ""]
             for method in self.methods:
                 m = summary[method]
+                full = m["n_paper_tasks"] == sum(name in paper_names for name in answerable)
                 row += [
-                    format_metric(m["mean_mrr_paper_tasks"]),
-                    format_metric(m["mean_hits@10_paper_tasks"]),
+                    format_metric(m[f"mean_{key}_paper_tasks"]) if full else "n/a"
+                    for key in ("mrr", "hits@10")
                 ]
             rows.append(row)
         return rows
