@@ -15,10 +15,11 @@ Layout of a working directory::
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -382,7 +383,12 @@ def train(
         overwrite=overwrite,
     )
     record = run.retriever  # None when missing or tuned for other weights
-    if resume and record and record.get("validation", {}).get("hash") == validation.content_hash():
+    if (
+        resume
+        and record
+        and record.get("validation", {}).get("hash") == validation.content_hash()
+        and record.get("config") == json.loads(json.dumps(asdict(rc)))  # tuned with these settings
+    ):
         return run
     bridge = BridgeScorer(run.load_model(), table, name=BRIDGE_NAME)
     _, record = tune_hybrid(

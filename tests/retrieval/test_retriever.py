@@ -66,3 +66,18 @@ def test_a_run_that_ships_the_bridge_alone(tiny_run, tiny_config, tmp_path):
     run = pipeline.train(tiny_run, config, out_dir=tmp_path / "alone", progress=False)
     assert run.retriever is None and not (tmp_path / "alone" / "retriever.json").exists()
     assert isinstance(Bridge.from_pretrained(run.directory).retriever, BridgeScorer)
+
+
+def test_a_reused_run_is_tuned_again_when_the_retriever_settings_change(tiny_run, tiny_config, tmp_path):
+    from biobridge.config import with_overrides
+
+    out = tmp_path / "model"
+    pipeline.train(tiny_run, tiny_config, protocol="paper", out_dir=out, progress=False)
+    first = json.loads((out / "retriever.json").read_text())
+    assert first["config"]["vote_k"] == list(tiny_config.retriever.vote_k)
+    narrower = with_overrides(tiny_config, {"retriever.vote_k": [5], "retriever.vote_sharpness": [4.0]})
+    pipeline.train(tiny_run, narrower, protocol="paper", out_dir=out, progress=False, reuse=True)
+    again = json.loads((out / "retriever.json").read_text())
+    assert again["config"]["vote_k"] == [5]
+    chosen = [vote for part in again["votes"].values() for vote in part.values()]
+    assert chosen and all(v["k"] == 5 and v["sharpness"] == 4.0 for v in chosen)

@@ -17,7 +17,9 @@ the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,7 @@ def tune_hybrid(
     )
     record = {
         "kind": "hybrid",
+        "config": json.loads(json.dumps(asdict(config))),  # what it was tuned with, as it reads back
         "parts": [bridge.name, *config.parts],
         "k": config.k,
         "weights": fusion.weights,
