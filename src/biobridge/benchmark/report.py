@@ -256,7 +256,7 @@ over split seeds (each seed: its own split, its own training seed).
 KGE: PyKEEN models trained with sLCWA on the same training triples (node indices as entity ids). `popularity`:
 rank tails by training in-degree under the relation. `feature-knn`: similarity-weighted vote of the query's k
 nearest training heads (cosine on the frozen embeddings; text-kNN for text types). `homology-knn`: protein
-queries, the bit-score-weighted vote of the query's MMseqs2 hits among the training proteins (top 20); protein
+queries, the bit-score-weighted vote of the query's best MMseqs2 hits among the training proteins; protein
 tails, the query type's kNN vote spread to the candidates' homologs. `tanimoto-knn`: drug queries, the vote of
 the nearest training drugs by Tanimoto similarity of Morgan fingerprints. `graph-context`: the same vote,
 neighbours by cosine of IDF-weighted training-graph neighbourhoods (the task's relation left out). Every
