@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from biobridge.baselines.registry import build_baseline
-from biobridge.baselines.vote_tuning import fit_tuned_baseline, sample_queries
+from biobridge.baselines.vote_tuning import fit_tuned_baseline, validation_samples
 from biobridge.evaluation.metrics import rank_metrics
-from biobridge.evaluation.queries import KGIndex, SplitLike, build_task_queries
+from biobridge.evaluation.queries import SplitLike
 from biobridge.evaluation.ranks import filtered_realistic_ranks
 from biobridge.evaluation.scorer import NotApplicableError, QueryItems
 from biobridge.evaluation.tasks import Task
@@ -151,15 +151,12 @@ def tune_fusion_weights(
     number of validation queries used (see the module docstring). Tasks without validation queries keep all
     weight on the first part and say so."""
     grid = simplex_grid(len(scorers), step)
-    rng = np.random.Generator(np.random.PCG64(seed))
-    index = KGIndex(kg)
     out: dict[str, dict[str, Any]] = {}
-    for task in tasks:
-        queries = build_task_queries(kg, validation, task, candidate_policy, scorable, index=index)
-        if queries.n_queries == 0:
+    samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
+    for task, queries, q_nodes, gold in samples:
+        if queries is None:
             out[task.name] = {"weights": list(grid[0]), "n_queries": 0, "note": "no validation queries"}
             continue
-        q_nodes, gold = sample_queries(queries, max_queries, rng)
         parts, applicable = [], []
         for scorer in scorers:
             try:

@@ -15,7 +15,7 @@ split (``build_baseline(..., per_task=...)``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
-__all__ = ["VOTE_GRID", "fit_tuned_baseline", "sample_queries", "tune_votes"]
+__all__ = ["VOTE_GRID", "fit_tuned_baseline", "tune_votes", "validation_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,29 @@ log = logging.getLogger(__name__)
 VOTE_GRID: dict[str, tuple] = {"k": (5, 10, 20, 50), "sharpness": (1.0, 4.0, 16.0)}
 
 
-def sample_queries(
-    queries: TaskQueries, max_queries: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """(query nodes, gold mask) of at most ``max_queries`` of ``queries``, drawn without replacement by ``rng``
-    and kept in their order."""
-    rows = np.arange(queries.n_queries)
-    if len(rows) > max_queries:
-        rows = np.sort(rng.choice(rows, size=max_queries, replace=False))
-    return queries.query_nodes[rows], queries.gold_mask(0, queries.n_queries)[rows]
+def validation_samples(
+    kg: KnowledgeGraph,
+    validation: SplitLike,
+    tasks: Sequence[Task],
+    max_queries: int,
+    candidate_policy: str = "relation",
+    scorable: np.ndarray | None = None,
+    seed: int = 0,
+) -> Iterator[tuple[Task, TaskQueries | None, np.ndarray | None, np.ndarray | None]]:
+    """Per task, in order: ``(task, queries, query nodes, gold mask)`` of at most ``max_queries`` of its validation
+    queries, drawn without replacement and kept in their order (the same sample for the same seed and tasks, so
+    the votes and the hybrid's weights are tuned on the same queries); ``queries`` is None for a task without."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    index = KGIndex(kg)
+    for task in tasks:
+        queries = build_task_queries(kg, validation, task, candidate_policy, scorable, index=index)
+        if queries.n_queries == 0:
+            yield task, None, None, None
+            continue
+        rows = np.arange(queries.n_queries)
+        if len(rows) > max_queries:
+            rows = np.sort(rng.choice(rows, size=max_queries, replace=False))
+        yield task, queries, queries.query_nodes[rows], queries.gold_mask(0, queries.n_queries)[rows]
 
 
 def tune_votes(
@@ -65,14 +79,11 @@ def tune_votes(
     left out and keep the scorer's own setting."""
     grid = dict(VOTE_GRID if grid is None else grid)
     points = [(int(k), float(p)) for k in grid["k"] for p in grid["sharpness"]]
-    rng = np.random.Generator(np.random.PCG64(seed))
-    index = KGIndex(kg)
     out: dict[str, dict[str, Any]] = {}
-    for task in tasks:
-        queries = build_task_queries(kg, validation, task, candidate_policy, scorable, index=index)
-        if queries.n_queries == 0:
+    samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
+    for task, queries, q_nodes, gold in samples:
+        if queries is None:
             continue
-        q_nodes, gold = sample_queries(queries, max_queries, rng)
         mrrs = []
         try:
             for k, sharpness in points:
