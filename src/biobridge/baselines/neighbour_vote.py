@@ -15,9 +15,8 @@ neighbour, so the ranking does not depend on the scale of the similarity (cosine
 ``sharpness`` may be set per task (``per_task``; ``biobridge.baselines.vote_tuning`` chooses them on validation
 heads). The popularity term (default ``1e-6``, relative to the query's smallest neighbour weight) only breaks
 ties among candidates no neighbour links to (it is smaller than any vote); 0 gives the pure vote. The query is
-never its own neighbour. Subclasses say what the
-similarity is (``feature_knn``: cosine of frozen embeddings; ``graph_context``: cosine of training-graph
-neighbourhoods) by implementing ``_features`` and ``_similarities``.
+never its own neighbour. Subclasses say what the similarity is (``feature_knn``: cosine of frozen embeddings;
+``graph_context``: cosine of training-graph neighbourhoods) by implementing ``_features`` and ``_similarities``.
 
 Vectorised: one ``(queries x training heads)`` similarity block per call, ``torch.topk``, then a sparse
 ``(queries x heads) @ (heads x candidates)`` product (scipy.sparse).
