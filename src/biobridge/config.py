@@ -157,15 +157,14 @@ class RetrieverConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
-        object.__setattr__(self, "vote_k", tuple(self.vote_k))
-        object.__setattr__(self, "vote_sharpness", tuple(float(x) for x in self.vote_sharpness))
         if not self.vote_k or any(isinstance(x, bool) or int(x) != x or x < 1 for x in self.vote_k):
             raise ValueError(f"retriever.vote_k must be integers >= 1, got {list(self.vote_k)}")
-        if not self.vote_sharpness or any(not 0 < x < float("inf") for x in self.vote_sharpness):
+        if not self.vote_sharpness or any(not 0 < float(x) < float("inf") for x in self.vote_sharpness):
             raise ValueError(
                 f"retriever.vote_sharpness must be positive numbers, got {list(self.vote_sharpness)}"
             )
         object.__setattr__(self, "vote_k", tuple(int(x) for x in self.vote_k))
+        object.__setattr__(self, "vote_sharpness", tuple(float(x) for x in self.vote_sharpness))
         if self.kind not in RETRIEVER_KINDS:
             raise ValueError(f"retriever.kind must be one of {RETRIEVER_KINDS}, got {self.kind!r}")
         if self.kind == "hybrid" and not 0.0 < self.validation_fraction < 1.0:

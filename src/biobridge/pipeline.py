@@ -438,9 +438,8 @@ def evaluate_run(
     if baselines:
         scorers.append(PopularityScorer(kg, split))
         hits = protein_hits(kg, loaded.store, ["homology-knn"])
-        if (
-            hits is not None
-        ):  # with the votes' settings the run's hybrid chose on its validation heads, if any
+        if hits is not None:
+            # with the votes' settings the run's hybrid chose on its validation heads, if any
             votes = chosen_votes((loaded.run.retriever or {}).get("votes", {}).get("homology-knn", {}))
             scorers.append(build_baseline("homology-knn", kg, split, table, hits=hits, per_task=votes))
     start = time.perf_counter()

@@ -7,8 +7,9 @@ Python API, multi-hop, the applications and the demo alike.
   (``biobridge.baselines.tuned_fusion``). The bridge is trained without a validation split's heads
   (``validation_split``, ``retriever.validation_fraction`` of the training heads); each neighbour vote's
   ``k`` and sharpness per task, then the weights (grid point, then hill-climb), are those with the best MRR on
-  those heads, the baselines being fitted on the validation split's training part while tuning. When scoring, the baselines use the run's whole training split. Tasks
-  without validation queries put all weight on the bridge. Never tuned on test queries.
+  those heads, the baselines being fitted on the validation split's training part while tuning. When scoring,
+  the baselines use the run's whole training split. Tasks without validation queries put all weight on the
+  bridge. Never tuned on test queries.
 
 ``tune_hybrid`` makes the record ``retriever.json`` holds; ``build_retriever`` turns a run and its data into
 the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or texts).
