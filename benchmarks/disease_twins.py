@@ -21,7 +21,7 @@ from biobridge.evaluation import evaluate
 from biobridge.evaluation.metrics import mrr_by_group
 from biobridge.evaluation.queries import TRAIN_PART, KGIndex, split_parts
 from biobridge.evaluation.tasks import discover_tasks
-from biobridge.retrieval.retriever import build_retriever, chosen_votes
+from biobridge.retrieval.retriever import build_retriever, part_votes
 
 
 def main() -> None:
@@ -40,12 +40,11 @@ def main() -> None:
     for seed in args.seed:
         split, _ = data.split(args.protocol, seed, 0.1)
         run = TrainedRun.open(args.bench_out / "models" / f"{args.protocol}-seed{seed}" / "biobridge-cpu")
-        votes = run.retriever.get("votes", {})
         hits = data.protein_hits()
         scorers = [
             build_retriever(run, run.load_model(), kg, split, table, store),
             build_baseline(
-                "feature-knn", kg, split, table, per_task=chosen_votes(votes.get("feature-knn", {}))
+                "feature-knn", kg, split, table, per_task=part_votes(run.retriever, "feature-knn")
             ),
             build_baseline(
                 "homology-knn",
@@ -53,7 +52,7 @@ def main() -> None:
                 split,
                 table,
                 hits=hits,
-                per_task=chosen_votes(votes.get("homology-knn", {})),
+                per_task=part_votes(run.retriever, "homology-knn"),
             ),
         ]
         result = evaluate(

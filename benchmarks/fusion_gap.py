@@ -29,7 +29,7 @@ from biobridge.evaluation.ranks import filtered_realistic_ranks
 from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.split import Split
-from biobridge.retrieval.retriever import BRIDGE_NAME, chosen_votes, protein_hits
+from biobridge.retrieval.retriever import BRIDGE_NAME, part_votes, protein_hits
 from biobridge.retrieval.scorer import BridgeScorer
 
 
@@ -87,7 +87,7 @@ def main() -> None:
     for label, split in splits.items():
         fitted[label] = {BRIDGE_NAME: bridge}
         for name in parts[1:]:
-            votes = chosen_votes(record.get("votes", {}).get(name, {}))
+            votes = part_votes(record, name)
             fitted[label][name] = build_baseline(name, kg, split, table, record["k"], hits, per_task=votes)
     report = {"run": str(args.run_dir), "parts": parts, "tasks": {}}
     for task in (t for t in PAPER_TASKS if t.name in args.tasks):

@@ -19,7 +19,7 @@ from biobridge.bridge.run import TrainedRun
 from biobridge.evaluation import PAPER_TASKS, evaluate
 from biobridge.evaluation.metrics import mrr_by_group
 from biobridge.evaluation.queries import TRAIN_PART, KGIndex, split_parts
-from biobridge.retrieval.retriever import build_retriever, chosen_votes
+from biobridge.retrieval.retriever import build_retriever, part_votes
 from biobridge.retrieval.scorer import BridgeScorer
 
 BINS = (
@@ -54,7 +54,7 @@ def main() -> None:
     hits = data.protein_hits()
 
     def votes(name: str) -> dict:  # the votes' settings chosen on the validation heads, as the benchmark's
-        return chosen_votes((run.retriever or {}).get("votes", {}).get(name, {}))
+        return part_votes(run.retriever, name)
 
     scorers = [
         build_retriever(run, model, kg, split, table, store),

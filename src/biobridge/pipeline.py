@@ -15,11 +15,10 @@ Layout of a working directory::
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,9 @@ from biobridge.locks import locked, workdir_lock
 from biobridge.retrieval.retriever import (
     BRIDGE_NAME,
     build_retriever,
-    chosen_votes,
+    part_votes,
     protein_hits,
+    retriever_settings,
     tune_hybrid,
 )
 from biobridge.retrieval.scorer import BridgeScorer
@@ -387,7 +387,7 @@ def train(
         resume
         and record
         and record.get("validation", {}).get("hash") == validation.content_hash()
-        and record.get("config") == json.loads(json.dumps(asdict(rc)))  # tuned with these settings
+        and record.get("config") == retriever_settings(rc)  # tuned with these settings
     ):
         return run
     bridge = BridgeScorer(run.load_model(), table, name=BRIDGE_NAME)
@@ -440,7 +440,7 @@ def evaluate_run(
         hits = protein_hits(kg, loaded.store, ["homology-knn"])
         if hits is not None:
             # with the votes' settings the run's hybrid chose on its validation heads, if any
-            votes = chosen_votes((loaded.run.retriever or {}).get("votes", {}).get("homology-knn", {}))
+            votes = part_votes(loaded.run.retriever, "homology-knn")
             scorers.append(build_baseline("homology-knn", kg, split, table, hits=hits, per_task=votes))
     start = time.perf_counter()
     result = evaluate(

@@ -14,7 +14,7 @@ from biobridge.evaluation.queries import SplitLike
 from biobridge.evaluation.scorer import NotApplicableScorer, Scorer
 from biobridge.kg.graph import KnowledgeGraph
 
-__all__ = ["BASELINE_NAMES", "build_baseline"]
+__all__ = ["BASELINE_NAMES", "VOTE_BASELINE_NAMES", "build_baseline"]
 
 
 def _homology(kg, split, table, k, hits, per_task):
@@ -40,6 +40,8 @@ _BUILDERS: dict[str, Callable[..., Scorer]] = {
     ),
 }
 BASELINE_NAMES = tuple(_BUILDERS)
+# the neighbour votes among them: their k and sharpness can be set per task (``biobridge.baselines.vote_tuning``)
+VOTE_BASELINE_NAMES = ("feature-knn", "graph-context", "homology-knn", "tanimoto-knn")
 
 
 def build_baseline(

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from biobridge.baselines.registry import build_baseline
 from biobridge.baselines.vote_tuning import fit_tuned_baseline, validation_samples
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import SplitLike
@@ -201,49 +200,34 @@ def fit_tuned_fusion(
     name: str = "hybrid",
     hits=None,
     vote_grid: dict[str, Sequence] | None = None,
-    **tuning: Any,
+    step: float = 0.2,
+    max_queries: int = 2000,
+    candidate_policy: str = "relation",
+    seed: int = 0,
 ) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
 
     ``scorer`` must be fitted on ``validation``'s TRAIN part (``validation = validation_split(kg, split)``).
     First each neighbour vote among the parts gets its ``k`` and sharpness per task from ``vote_grid``
     (``biobridge.baselines.vote_tuning``; None: ``k`` and sharpness 1 everywhere), then the weights are tuned
-    on the same validation queries, the baselines fitted on ``validation``'s TRAIN part (``tuning``: the
-    keyword arguments of ``tune_fusion_weights``); the returned fusion scores with the baselines fitted on
-    ``split``'s TRAIN part. Returns the fusion, the weights' tuning record per task and the votes' per part."""
+    (``tune_fusion_weights``) on the same validation queries, the baselines fitted on ``validation``'s TRAIN
+    part; the returned fusion scores with the baselines fitted on ``split``'s TRAIN part. Returns the fusion,
+    the weights' tuning record per task and the votes' per part."""
     scorable = table.has_embedding(np.arange(kg.num_nodes)) if table is not None else None
+    sample = {
+        "max_queries": max_queries,
+        "candidate_policy": candidate_policy,
+        "scorable": scorable,
+        "seed": seed,
+    }
     on_validation, on_split, votes = [], [], {}
     for part in parts:
-        if vote_grid is None:
-            fitted = (
-                build_baseline(part, kg, validation, table, k, hits),
-                build_baseline(part, kg, split, table, k, hits),
-                {},
-            )
-        else:
-            vote_tuning = {
-                key: tuning[key] for key in ("max_queries", "candidate_policy", "seed") if key in tuning
-            }
-            fitted = fit_tuned_baseline(
-                part,
-                kg,
-                split,
-                validation,
-                tasks,
-                table,
-                k,
-                hits,
-                vote_grid,
-                scorable=scorable,
-                **vote_tuning,
-            )
+        fitted = fit_tuned_baseline(part, kg, split, validation, tasks, table, k, hits, vote_grid, **sample)
         on_validation.append(fitted[0])
         on_split.append(fitted[1])
         if fitted[2]:
             votes[part] = fitted[2]
-    tuned = tune_fusion_weights(
-        kg, validation, [scorer, *on_validation], list(tasks), scorable=scorable, **tuning
-    )
+    tuned = tune_fusion_weights(kg, validation, [scorer, *on_validation], list(tasks), step=step, **sample)
     fusion = TunedScoreFusion(
         [scorer, *on_split], {task: t["weights"] for task, t in tuned.items()}, name=name
     )

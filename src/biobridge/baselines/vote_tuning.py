@@ -29,7 +29,7 @@ from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
 
-__all__ = ["VOTE_GRID", "fit_tuned_baseline", "tune_votes", "validation_samples"]
+__all__ = ["VOTE_GRID", "chosen_settings", "fit_tuned_baseline", "tune_votes", "validation_samples"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def tune_votes(
     kg: KnowledgeGraph,
     validation: SplitLike,
     tasks: Sequence[Task],
-    grid: dict[str, Sequence] | None = None,
+    grid: dict[str, Sequence] = VOTE_GRID,
     max_queries: int = 500,
     candidate_policy: str = "relation",
     scorable: np.ndarray | None = None,
@@ -77,7 +77,6 @@ def tune_votes(
     number of validation queries. ``scorer`` (a ``NeighbourVoteScorer`` fitted on ``validation``) keeps the
     chosen settings (``scorer.per_task``). Tasks the scorer cannot answer, or without validation queries, are
     left out and keep the scorer's own setting."""
-    grid = dict(VOTE_GRID if grid is None else grid)
     points = [(int(k), float(p)) for k in grid["k"] for p in grid["sharpness"]]
     out: dict[str, dict[str, Any]] = {}
     samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
@@ -118,16 +117,22 @@ def fit_tuned_baseline(
     table=None,
     k: int = 50,
     hits=None,
-    grid: dict[str, Sequence] | None = None,
+    grid: dict[str, Sequence] | None = VOTE_GRID,
     **tuning: Any,
 ):
     """The baseline ``name`` (``build_baseline``) fitted on ``validation`` and on ``split``, its votes' settings
-    chosen per task on ``validation``'s queries when it is a neighbour vote (``tuning``: ``tune_votes``'s
-    keyword arguments). Returns ``(fitted on validation, fitted on split, the tuning record per task)``; the
-    record is empty for a baseline without a vote (popularity)."""
+    chosen per task on ``validation``'s queries from ``grid`` when it is a neighbour vote (None: not tuned;
+    ``tuning``: ``tune_votes``'s keyword arguments). Returns ``(fitted on validation, fitted on split, the tuning
+    record per task)``; the record is empty for an untuned baseline or one without a vote (popularity)."""
     on_validation = build_baseline(name, kg, validation, table, k, hits)
-    if not isinstance(on_validation, NeighbourVoteScorer):
+    if grid is None or not isinstance(on_validation, NeighbourVoteScorer):
         return on_validation, build_baseline(name, kg, split, table, k, hits), {}
     record = tune_votes(on_validation, kg, validation, tasks, grid, **tuning)
-    chosen = {task: {"k": r["k"], "sharpness": r["sharpness"]} for task, r in record.items()}
-    return on_validation, build_baseline(name, kg, split, table, k, hits, per_task=chosen), record
+    on_split = build_baseline(name, kg, split, table, k, hits, per_task=chosen_settings(record))
+    return on_validation, on_split, record
+
+
+def chosen_settings(record: dict[str, dict]) -> dict[str, dict]:
+    """The ``{"k", "sharpness"}`` per task of a ``tune_votes`` record (what ``build_baseline``'s ``per_task``
+    takes)."""
+    return {task: {"k": r["k"], "sharpness": r["sharpness"]} for task, r in record.items()}

@@ -19,6 +19,7 @@ import numpy as np
 
 from biobridge import pipeline
 from biobridge.baselines import RankFusionScorer, build_baseline
+from biobridge.baselines.registry import VOTE_BASELINE_NAMES
 from biobridge.baselines.vote_tuning import fit_tuned_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
@@ -113,9 +114,6 @@ def method_registry(config: BenchmarkConfig) -> dict[str, Method]:
     return {name: methods[name] for name in config.method_names}
 
 
-VOTE_BASELINES = ("feature-knn", "graph-context", "homology-knn", "tanimoto-knn")
-
-
 def _baseline_settings(name: str, config: BenchmarkConfig) -> dict[str, Any]:
     settings: dict[str, Any] = {"kind": "baseline"}
     if name == "graph-context":
@@ -125,7 +123,7 @@ def _baseline_settings(name: str, config: BenchmarkConfig) -> dict[str, Any]:
         settings["protein_tails"] = "query-type kNN spread to homologs (0.5)"
     if name == "tanimoto-knn":
         settings["fingerprint"] = "Morgan r=2, 2048 bits"
-    if name in VOTE_BASELINES:
+    if name in VOTE_BASELINE_NAMES:
         settings["k"] = min(config.knn_k, 20) if name == "homology-knn" else config.knn_k
         if config.knn_grid:
             settings["tuned_on_validation"] = {
@@ -216,7 +214,7 @@ def _baseline_builder(name: str) -> Callable[[MethodContext], Built]:
     def build(ctx: MethodContext) -> Built:
         data, config = ctx.data, ctx.config
         hits = data.protein_hits() if name == "homology-knn" else None
-        if name not in VOTE_BASELINES or not config.knn_grid:
+        if name not in VOTE_BASELINE_NAMES or not config.knn_grid:
             scorer = build_baseline(name, data.kg, ctx.split, data.table, k=config.knn_k, hits=hits)
             return scorer, {"settings": getattr(scorer, "settings", {})}
         # the validation heads the hybrid's parts are tuned on (same split, same query sample)

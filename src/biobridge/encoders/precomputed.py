@@ -58,9 +58,13 @@ def text_keys(texts: list[str]) -> np.ndarray:
 def model_fingerprint(model_dir: str | Path) -> str:
     """SHA-256 over the names and bytes of the model directory's output-deciding files (``MODEL_FILES``)."""
     model_dir = Path(model_dir).resolve()
-    files = [(name, model_dir / name) for name in MODEL_FILES if (model_dir / name).is_file()]
-    stats = tuple((name, st.st_size, st.st_mtime_ns) for name, st in ((n, f.stat()) for n, f in files))
-    return _fingerprint(str(model_dir), stats)
+    stats = []
+    for name in MODEL_FILES:
+        path = model_dir / name
+        if path.is_file():
+            st = path.stat()  # one stat per file
+            stats.append((name, st.st_size, st.st_mtime_ns))
+    return _fingerprint(str(model_dir), tuple(stats))
 
 
 @lru_cache(maxsize=8)  # keyed by the files' sizes and mtimes: hashed again when one changes

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from biobridge.baselines import TunedScoreFusion, build_baseline, fit_tuned_fusion
+from biobridge.baselines.vote_tuning import chosen_settings
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import RetrieverConfig
 from biobridge.encoders.homology import ProteinHits, kg_protein_hits
@@ -31,7 +32,15 @@ from biobridge.evaluation.scorer import ItemScorer
 from biobridge.evaluation.tasks import discover_tasks
 from biobridge.retrieval.scorer import BridgeScorer
 
-__all__ = ["BRIDGE_NAME", "HYBRID_NAME", "build_retriever", "chosen_votes", "protein_hits", "tune_hybrid"]
+__all__ = [
+    "BRIDGE_NAME",
+    "HYBRID_NAME",
+    "build_retriever",
+    "part_votes",
+    "protein_hits",
+    "retriever_settings",
+    "tune_hybrid",
+]
 
 BRIDGE_NAME = "biobridge"
 HYBRID_NAME = "biobridge-hybrid"
@@ -81,7 +90,7 @@ def tune_hybrid(
     )
     record = {
         "kind": "hybrid",
-        "config": json.loads(json.dumps(asdict(config))),  # what it was tuned with, as it reads back
+        "config": retriever_settings(config),  # what it was tuned with
         "parts": [bridge.name, *config.parts],
         "k": config.k,
         "weights": fusion.weights,
@@ -98,9 +107,15 @@ def tune_hybrid(
     return fusion, record
 
 
-def chosen_votes(record: dict[str, dict]) -> dict[str, dict]:
-    """The ``{"k", "sharpness"}`` per task of one part's vote-tuning record."""
-    return {task: {"k": r["k"], "sharpness": r["sharpness"]} for task, r in record.items()}
+def part_votes(record: dict[str, Any] | None, part: str) -> dict[str, dict]:
+    """The ``{"k", "sharpness"}`` per task a run's ``retriever.json`` (``record``) chose for the vote ``part``;
+    empty for runs without a hybrid, or made before the votes were tuned (they vote with ``k``)."""
+    return chosen_settings(((record or {}).get("votes") or {}).get(part, {}))
+
+
+def retriever_settings(config: RetrieverConfig) -> dict[str, Any]:
+    """``config`` as ``retriever.json`` records it (JSON values), to tell whether a record was tuned with it."""
+    return json.loads(json.dumps(asdict(config)))
 
 
 def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScorer:
@@ -111,10 +126,8 @@ def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScor
         return bridge
     parts = record["parts"][1:]
     hits = protein_hits(kg, store, parts)
-    votes = record.get("votes", {})  # runs made before the votes were tuned have none
     baselines = [
-        build_baseline(p, kg, split, table, record["k"], hits, per_task=chosen_votes(votes.get(p, {})))
-        for p in parts
+        build_baseline(p, kg, split, table, record["k"], hits, per_task=part_votes(record, p)) for p in parts
     ]
     return TunedScoreFusion(
         [bridge, *baselines], record["weights"], name=HYBRID_NAME, default_weights=record["default_weights"]
