@@ -48,6 +48,10 @@ class ModelConfig:
     residual: bool = True
     # Standardise each input dimension with the mean/std of the training nodes of its type (stored in the model).
     standardize_inputs: bool = True
+    # Retrieval-augmented bridge (``biobridge.bridge.neighbour_context``): > 0 adds a fifth token, the mean
+    # tail embedding of the head's ``context_k`` nearest training heads, weighted with ``context_sharpness``.
+    context_k: int = 0
+    context_sharpness: float = 16.0
 
     def __post_init__(self) -> None:
         _check_numbers(
@@ -59,11 +63,17 @@ class ModelConfig:
                 "n_heads": (int, 1, None, False),
                 "ff_dim": (int, 1, None, False),
                 "dropout": (float, 0.0, 0.99, False),
+                "context_k": (int, 0, None, False),
+                "context_sharpness": (float, 0.0, None, False),
             },
         )
         if self.n_layers and self.hidden_dim % self.n_heads:
             raise ValueError(
                 f"model.hidden_dim ({self.hidden_dim}) must be a multiple of model.n_heads ({self.n_heads})"
+            )
+        if self.context_k and not self.n_layers:
+            raise ValueError(
+                "model.context_k > 0 needs a transformer to read the context (model.n_layers >= 1)"
             )
 
 

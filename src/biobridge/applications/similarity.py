@@ -165,16 +165,17 @@ def pair_similarity(
     GO similarity needs KG proteins annotated in the aspect (``None`` otherwise). ``semantics``: a cache of
     the aspects' ``GOSemantics`` (read from ``data_dir`` when missing, and added to it), for callers such as
     a server that answer many pairs."""
-    seqs, ids = [], []
+    seqs, ids, nodes = [], [], []
     for p in (protein_a, protein_b):
         resolved = bridge.resolve_query(p, "protein")
         ids.append(None if resolved.node is None else str(bridge.kg.nodes.at[resolved.node, "node_id"]))
         seqs.append(resolved.feature)
+        nodes.append(-1 if resolved.node is None else resolved.node)
     raw = bridge.encode(seqs, "protein")
     out: dict[str, Any] = {"proteins": ids, "raw_cosine": float(F.cosine_similarity(raw[:1], raw[1:]).item())}
     for aspect in aspects:
         aspect = aspect_of(aspect)
-        vec = bridge.transform(seqs, "protein", relation, ASPECT_NODE_TYPES[aspect])
+        vec = bridge.transform(seqs, "protein", relation, ASPECT_NODE_TYPES[aspect], np.array(nodes))
         entry: dict[str, Any] = {"bridge_cosine": float(vec[0] @ vec[1])}
         sem = semantics.get(aspect) if semantics is not None else None
         if sem is None:

@@ -24,6 +24,7 @@ from biobridge.baselines.vote_tuning import fit_tuned_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
 from biobridge.benchmark.kge_tuning import tuned_kge_settings
+from biobridge.bridge.neighbour_context import NeighbourContext
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import preset, with_overrides
 from biobridge.encoders.homology import DEFAULT_SEARCH
@@ -158,7 +159,9 @@ def _bridge_builder(variant: BridgeVariant) -> Callable[[MethodContext], Built]:
         run, run_config = train_variant(ctx, variant)
         details = {"run_config": run_config.to_dict(), "training": run.training, "note": variant.note}
         ctx.runs[variant.name] = run
-        return BridgeScorer(run.load_model(), ctx.data.table, name=variant.name), details
+        model, table = run.load_model(), ctx.data.table
+        context = NeighbourContext.for_model(model, ctx.data.kg, ctx.split, table)
+        return BridgeScorer(model, table, name=variant.name, context=context), details
 
     return build
 

@@ -1,8 +1,11 @@
 """The bridge (DESIGN.md §1): per-type projections and a relation-conditioned transformer.
 
 ``z = P_{type(h)} e_h``; tokens ``[z, tau(type(h)), rho(r), tau(type(t))]``; ``o = Encoder(tokens)[0] + z``.
-Candidates are scored by ``cos(o, P_{type(c)} e_c)``. Types and relations are addressed by name at the API
-boundary; their integer ids exist only inside the module and are saved with it.
+Candidates are scored by ``cos(o, P_{type(c)} e_c)``. With ``config.context_k > 0`` (the retrieval-augmented
+bridge) a fifth token ``P_{type(t)} c_h + mu`` carries the head's neighbour context ``c_h`` (the mean tail
+embedding of its nearest training heads, ``neighbour_context.py``), marked by a learned ``mu``. Types and
+relations are addressed by name at the API boundary; their integer ids exist only inside the module and are
+saved with it.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class BridgeModel(nn.Module):
         )
         self.node_type_embed = nn.Sequential(nn.Embedding(len(self.type_ids), h), nn.LayerNorm(h))
         self.relation_embed = nn.Sequential(nn.Embedding(max(1, len(self.relation_ids)), h), nn.LayerNorm(h))
+        # the context token's marker: a learned vector, LayerNorm-ed like the type and relation tokens
+        self.context_marker = (
+            nn.Sequential(nn.Embedding(1, h), nn.LayerNorm(h)) if config.context_k > 0 else None
+        )
         if config.n_layers > 0:
             layer = nn.TransformerEncoderLayer(
                 d_model=h,
@@ -126,8 +133,17 @@ class BridgeModel(nn.Module):
         head_type_ids: torch.Tensor,
         relation_ids: torch.Tensor,
         tail_type_ids: torch.Tensor,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Carry projected heads ``z`` (B, H) towards the tail space of each (relation, tail type)."""
+        """Carry projected heads ``z`` (B, H) towards the tail space of each (relation, tail type);
+        ``context`` (B, H): the projected neighbour contexts, required when the model reads one."""
+        if (context is not None) != (self.context_marker is not None):
+            raise ValueError(
+                "this bridge reads a neighbour context (model.context_k > 0): pass one "
+                "(biobridge.bridge.neighbour_context)"
+                if context is None
+                else "this bridge has no neighbour context token (model.context_k is 0)"
+            )
         if self.encoder is None:
             out = self.node_type_embed(tail_type_ids) + self.relation_embed(relation_ids)
             return out + z if self.config.residual else out
@@ -137,7 +153,10 @@ class BridgeModel(nn.Module):
                 self.node_type_embed(head_type_ids),
                 self.relation_embed(relation_ids),
                 self.node_type_embed(tail_type_ids),
-            ],
+            ]
+            + (
+                [context + self.context_marker(torch.zeros_like(relation_ids))] if context is not None else []
+            ),
             dim=1,
         )
         out = self._encode_first_token(tokens)
@@ -161,14 +180,25 @@ class BridgeModel(nn.Module):
         h = last.norm2(h + last._ff_block(h))
         return h[:, 0]
 
+    @property
+    def reads_context(self) -> bool:
+        return self.context_marker is not None
+
     def transform_named(
-        self, embeddings: torch.Tensor, head_type: str, relation: str, tail_type: str
+        self,
+        embeddings: torch.Tensor,
+        head_type: str,
+        relation: str,
+        tail_type: str,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Project raw head embeddings of one type and transform them for one (relation, tail type)."""
+        """Project raw head embeddings of one type and transform them for one (relation, tail type);
+        ``context``: their raw neighbour contexts (in the tail type's input space) when the model reads one."""
         z = self.project(embeddings, head_type)
         n = z.shape[0]
         ids = [
             torch.full((n,), i, dtype=torch.long, device=z.device)
             for i in (self.type_id(head_type), self.relation_id(relation), self.type_id(tail_type))
         ]
-        return self.transform(z, *ids)
+        projected = self.project(context.to(z), tail_type) if context is not None else None
+        return self.transform(z, *ids, context=projected)

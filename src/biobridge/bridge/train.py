@@ -32,6 +32,7 @@ from biobridge.bridge.distributed import DistContext, init_distributed, shutdown
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
+from biobridge.bridge.neighbour_context import NeighbourContext, TripleContexts
 from biobridge.bridge.resume import existing_run, is_finished, restore, resume_problem
 from biobridge.bridge.resume import train_state as train_state_of
 from biobridge.bridge.run import RunSources, TrainedRun, save_run
@@ -125,12 +126,32 @@ def in_batch_mask(heads: np.ndarray, tails: np.ndarray, tail_codes: np.ndarray, 
 class TrainingStep(nn.Module):
     """One batch's loss as a module, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, model: BridgeModel, table: EmbeddingTable, config: TrainConfig):
+    def __init__(
+        self,
+        model: BridgeModel,
+        table: EmbeddingTable,
+        config: TrainConfig,
+        contexts: TripleContexts | None = None,
+    ):
         super().__init__()
         self.model = model
         self.table = table
         self.config = config
+        self.contexts = contexts
         self._type_lookup = np.array([model.type_id(t) for t in table.types], dtype=np.int64)
+
+    def _project_contexts(self, triples: np.ndarray, tails: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        """``P_{type(t)}`` of the neighbour contexts of the batch's triples (indices into the training
+        triples), one projection per tail type."""
+        out = like.new_empty((len(triples), like.shape[1]))
+        codes = self.table.type_code[tails]
+        for code in np.unique(codes):
+            tail_type = self.table.types[code]
+            sel = np.flatnonzero(codes == code)
+            matrix = self.contexts.matrices[tail_type]
+            rows = torch.from_numpy(self.contexts.rows[triples[sel]]).to(matrix.device)
+            out[torch.from_numpy(sel).to(out.device)] = self.model.project(matrix[rows], tail_type)
+        return out
 
     def forward(
         self,
@@ -141,7 +162,10 @@ class TrainingStep(nn.Module):
         mask: torch.Tensor | None,
         loss_scale: float,
         log_q: torch.Tensor | None = None,
+        triples: np.ndarray | None = None,
     ) -> torch.Tensor:
+        """The batch's loss; ``triples``: the indices of its triples in the training triples (for their
+        neighbour contexts, when the model reads one)."""
         n = len(heads)
         with record_function(PHASES["project"]):
             parts = [heads, tails] + ([negatives.ravel()] if negatives is not None else [])
@@ -157,6 +181,7 @@ class TrainingStep(nn.Module):
                 if negatives is not None
                 else None
             )
+            context = self._project_contexts(triples, tails, projected) if self.contexts is not None else None
         device = projected.device
         with record_function(PHASES["encoder"]):
             out = self.model.transform(
@@ -164,6 +189,7 @@ class TrainingStep(nn.Module):
                 torch.from_numpy(self._type_lookup[self.table.type_code[heads]]).to(device),
                 torch.from_numpy(rels).to(device),
                 torch.from_numpy(self._type_lookup[self.table.type_code[tails]]).to(device),
+                context,
             )
         with record_function(PHASES["loss"]):
             mask = mask.to(device) if mask is not None else None
@@ -254,9 +280,23 @@ def _set_up(
         data.tails,
         train_nodes=np.union1d(data.heads, data.tails),
     )
+    contexts = None
+    if config.model.context_k:
+        started = time.perf_counter()
+        relation_names = np.asarray(schema.relations)[data.relations]
+        neighbours = NeighbourContext(
+            table,
+            data.heads,
+            relation_names,
+            data.tails,
+            config.model.context_k,
+            config.model.context_sharpness,
+        )
+        contexts = neighbours.of_triples(data.heads, relation_names, data.tails)
+        log.info("neighbour contexts of %d triples in %.1f s", len(data), time.perf_counter() - started)
     if tc.compile:
         compile_encoder(model)
-    step_module: nn.Module = TrainingStep(model, table, tc)
+    step_module: nn.Module = TrainingStep(model, table, tc, contexts)
     if ctx.enabled:
         step_module = nn.parallel.DistributedDataParallel(step_module, find_unused_parameters=True)
     per_epoch = len(data) if tc.max_triples_per_epoch is None else min(len(data), tc.max_triples_per_epoch)
@@ -302,7 +342,8 @@ def _train_step(
                 rng,
             )
         local = slice(ctx.rank, None, ctx.world_size)
-        heads, tails, rels = data.heads[idx][local], data.tails[idx][local], data.relations[idx][local]
+        triples = idx[local]
+        heads, tails, rels = data.heads[triples], data.tails[triples], data.relations[triples]
         negs = negatives[local] if negatives is not None else None
         mask = (
             in_batch_mask(heads, tails, table.type_code[tails], s.positives)
@@ -312,7 +353,7 @@ def _train_step(
     # DDP averages gradients over ranks; this scale makes that the global-batch mean.
     with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=tc.precision == "bf16"):
         log_q = s.log_q[torch.from_numpy(tails)] if s.log_q is not None else None
-        loss = s.step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx), log_q)
+        loss = s.step_module(heads, rels, tails, negs, mask, ctx.world_size / len(idx), log_q, triples)
     with record_function(PHASES["backward"]):
         s.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel
+from biobridge.bridge.neighbour_context import NeighbourContext
 from biobridge.bridge.run import LoadedRun, TrainedRun
 from biobridge.errors import InputError, UnknownNameError
 from biobridge.evaluation.scorer import ItemScorer, QueryItems
@@ -26,7 +27,7 @@ from biobridge.kg.graph import KnowledgeGraph
 from biobridge.retrieval.faiss_index import make_index
 from biobridge.retrieval.index import CandidateIndex
 from biobridge.retrieval.retriever import BRIDGE_NAME, build_retriever
-from biobridge.retrieval.scorer import BridgeScorer
+from biobridge.retrieval.scorer import BridgeScorer, transform
 
 Items = str | Sequence[str] | np.ndarray
 # Queries scored together by ``Bridge.retrieve_many`` (a fixed shape: a query's scores are the same bits
@@ -62,8 +63,14 @@ class Bridge:
         self.table = table
         self.store = store
         self.split = split
+        # a retrieval-augmented bridge reads its neighbour context from the split's training triples
+        self.context = NeighbourContext.for_model(self.model, kg, split, table) if split is not None else None
+        if self.model.reads_context and self.context is None:
+            raise InputError("this bridge reads a neighbour context: it needs the split it was trained on")
         self.retriever = (
-            retriever if retriever is not None else BridgeScorer(self.model, table, name=BRIDGE_NAME)
+            retriever
+            if retriever is not None
+            else BridgeScorer(self.model, table, name=BRIDGE_NAME, context=self.context)
         )
         self._encoders: dict[str, object] = {}
         self._indexes: dict[tuple[str, str | None], CandidateIndex] = {}
@@ -131,11 +138,20 @@ class Bridge:
             emb = self.encode(items, node_type, what)
             return F.normalize(self.model.project(emb, node_type), dim=1).numpy()
 
-    def transform(self, items: Items, head_type: str, relation: str | None, tail_type: str) -> np.ndarray:
-        """Bridged query vectors towards ``tail_type`` under ``relation``, L2-normalised."""
+    def transform(
+        self,
+        items: Items,
+        head_type: str,
+        relation: str | None,
+        tail_type: str,
+        nodes: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Bridged query vectors towards ``tail_type`` under ``relation``, L2-normalised; ``nodes``: the KG
+        node each item is (-1 for a new one; None: all new), never its own neighbour in a neighbour context."""
         relation = self.resolve_relation(head_type, tail_type, relation)
         with torch.inference_mode():
-            out = self.model.transform_named(self.encode(items, head_type), head_type, relation, tail_type)
+            raw = self.encode(items, head_type)
+            out = transform(self.model, self.context, raw, head_type, relation, tail_type, nodes)
             return F.normalize(out, dim=1).numpy()
 
     # ---- candidates --------------------------------------------------------------------------------
@@ -319,7 +335,7 @@ class Bridge:
         pool_relation = relation if candidates == "relation" else None
         if isinstance(self.retriever, BridgeScorer) and self.index_options:
             index = self.index(tail_type, pool_relation)
-            vec = self.transform(items.embeddings, head_type, relation, tail_type)
+            vec = self.transform(items.embeddings, head_type, relation, tail_type, items.nodes)
             scores, nodes = index.search(torch.from_numpy(vec), k)
             tops = [(np.asarray(scores[i]), np.asarray(nodes[i])) for i in range(len(queries))]
         else:
