@@ -21,3 +21,4 @@ run epochs1 "train.epochs=1"
 run epochs4 "train.epochs=4"
 run depth0 "model.n_layers=0"
 run depth6 "model.n_layers=6"
+run context10 "model.context_k=10"  # the retrieval-augmented bridge
