@@ -58,7 +58,7 @@ def main() -> None:
 
     scorers = [
         build_retriever(run, model, kg, split, table, store),
-        BridgeScorer(model, table, name="bridge alone"),
+        BridgeScorer.of(model, kg, split, table, name="bridge alone"),
         build_baseline("homology-knn", kg, split, table, k=20, hits=hits, per_task=votes("homology-knn")),
         build_baseline("feature-knn", kg, split, table, k=50, per_task=votes("feature-knn")),
     ]

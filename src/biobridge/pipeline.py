@@ -27,7 +27,6 @@ import numpy as np
 from biobridge.artifacts import read_json_object, write_text
 from biobridge.baselines import PopularityScorer, build_baseline
 from biobridge.bridge.embedding_table import EmbeddingTable
-from biobridge.bridge.neighbour_context import NeighbourContext
 from biobridge.bridge.resume import existing_run
 from biobridge.bridge.run import CONFIG_FILE, RUN_FORMAT, LoadedRun, RunSources, TrainedRun
 from biobridge.bridge.train import train_bridge
@@ -391,9 +390,8 @@ def train(
         and record.get("config") == retriever_settings(rc)  # tuned with these settings
     ):
         return run
-    model = run.load_model()
-    context = NeighbourContext.for_model(model, kg, validation, table)  # what the bridge was trained on
-    bridge = BridgeScorer(model, table, name=BRIDGE_NAME, context=context)
+    # the bridge was trained on the validation split: its neighbour context (if any) comes from there
+    bridge = BridgeScorer.of(run.load_model(), kg, validation, table, name=BRIDGE_NAME)
     _, record = tune_hybrid(
         kg, split, validation, validation_dir, bridge, table, store, rc, seed=config.train.seed
     )

@@ -112,10 +112,11 @@ class HopScorer:
         self._known: dict[str, np.ndarray] = {}
 
     @classmethod
-    def bridge_only(cls, model, table) -> HopScorer:
-        """Hops scored by the bridge's cosine alone (e.g. a model that shipped no hybrid)."""
+    def bridge_only(cls, model, kg, split, table) -> HopScorer:
+        """Hops scored by the bridge's cosine alone (e.g. a model that shipped no hybrid), ``model`` trained
+        on ``split``."""
         return cls(
-            BridgeScorer(model, table),
+            BridgeScorer.of(model, kg, split, table),
             model,
             table,
             lambda hop: Task(str(hop), hop.head_type, hop.relation, hop.tail_type),

@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 from biobridge.applications.go_semantics import ASPECT_NODE_TYPES, GOSemantics, aspect_of
+from biobridge.bridge.neighbour_context import NeighbourContext
 from biobridge.kg.default_kg import DEFAULT_DATA_DIR
+from biobridge.retrieval.scorer import transform
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ def similarity_benchmark(
     "ci95": {method: [lo, hi]}, "p_value": {...}}}}``.
     """
     rng = np.random.default_rng(seed)
+    context = NeighbourContext.for_model(model, kg, split, table)
     nodes = kg.nodes
     types = kg.node_type_array()
     held = np.asarray(split.held_out_nodes, dtype=np.int64)
@@ -131,7 +134,9 @@ def similarity_benchmark(
         with torch.inference_mode():
             raw = table.raw("protein", prot)
             vectors = {
-                "bridge": model.transform_named(raw, "protein", relation, ASPECT_NODE_TYPES[aspect]),
+                "bridge": transform(
+                    model, context, raw, "protein", relation, ASPECT_NODE_TYPES[aspect], prot
+                ),
                 "projection": model.project(raw, "protein"),
                 "raw": raw,
                 "raw_standardized": (raw - mean) / std,

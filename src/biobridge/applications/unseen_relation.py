@@ -127,16 +127,16 @@ def unseen_relation_experiment(
             return np.zeros((len(q), len(c)), dtype=np.float32)
 
     scorers = [
-        BridgeScorer(model, table, name="zero-shot relation token"),
+        BridgeScorer.of(model, kg, split, table, name="zero-shot relation token"),
         Constant(),
         PopularityScorer(kg, base_split, name="popularity (original training edges)"),
     ]
-    hops = HopScorer.bridge_only(model, table)  # the experiment is about the bridge's relations
+    hops = HopScorer.bridge_only(model, kg, split, table)  # the experiment is about the bridge's relations
     for label, path, aggregate, pool, beam in compositions:
         scorers.append(MultiHopScorer(hops, kg, path, beam=beam, aggregate=aggregate, pool=pool, name=label))
     if supervised_model_dir is not None:
         supervised = TrainedRun.open(supervised_model_dir).load_model()
-        scorers.append(BridgeScorer(supervised, table, name="supervised bridge"))
+        scorers.append(BridgeScorer.of(supervised, kg, base_split, table, name="supervised bridge"))
     started = time.perf_counter()
     result = evaluate(
         kg,

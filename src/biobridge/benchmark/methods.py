@@ -24,7 +24,6 @@ from biobridge.baselines.vote_tuning import fit_tuned_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
 from biobridge.benchmark.kge_tuning import tuned_kge_settings
-from biobridge.bridge.neighbour_context import NeighbourContext
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import preset, with_overrides
 from biobridge.encoders.homology import DEFAULT_SEARCH
@@ -159,9 +158,8 @@ def _bridge_builder(variant: BridgeVariant) -> Callable[[MethodContext], Built]:
         run, run_config = train_variant(ctx, variant)
         details = {"run_config": run_config.to_dict(), "training": run.training, "note": variant.note}
         ctx.runs[variant.name] = run
-        model, table = run.load_model(), ctx.data.table
-        context = NeighbourContext.for_model(model, ctx.data.kg, ctx.split, table)
-        return BridgeScorer(model, table, name=variant.name, context=context), details
+        scorer = BridgeScorer.of(run.load_model(), ctx.data.kg, ctx.split, ctx.data.table, name=variant.name)
+        return scorer, details
 
     return build
 

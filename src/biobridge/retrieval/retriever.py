@@ -25,7 +25,6 @@ from typing import Any
 
 from biobridge.baselines import TunedScoreFusion, build_baseline, fit_tuned_fusion
 from biobridge.baselines.vote_tuning import chosen_settings
-from biobridge.bridge.neighbour_context import NeighbourContext
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import RetrieverConfig
 from biobridge.encoders.homology import ProteinHits, kg_protein_hits
@@ -121,8 +120,7 @@ def retriever_settings(config: RetrieverConfig) -> dict[str, Any]:
 
 def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScorer:
     """The scorer ``run`` ships, over ``kg`` / ``split`` / ``table`` (its data, or a benchmark's same data)."""
-    context = NeighbourContext.for_model(model, kg, split, table)
-    bridge = BridgeScorer(model, table, name=BRIDGE_NAME, context=context)
+    bridge = BridgeScorer.of(model, kg, split, table, name=BRIDGE_NAME)
     record = run.retriever
     if record is None:
         return bridge

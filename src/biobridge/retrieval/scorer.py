@@ -35,6 +35,14 @@ class BridgeScorer:
         self.context = context
         self._candidate_cache: dict[bytes, torch.Tensor] = {}
 
+    @classmethod
+    def of(
+        cls, model: BridgeModel, kg, split, table: EmbeddingTable, name: str = "biobridge"
+    ) -> BridgeScorer:
+        """The scorer of ``model`` trained on ``split``: with its neighbour context rebuilt from the split's
+        training triples when it reads one."""
+        return cls(model, table, name=name, context=NeighbourContext.for_model(model, kg, split, table))
+
     def _candidates(self, nodes: np.ndarray) -> torch.Tensor:
         key = np.ascontiguousarray(nodes, dtype=np.int64).tobytes()
         if key not in self._candidate_cache:
