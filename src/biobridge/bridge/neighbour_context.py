@@ -49,9 +49,6 @@ class TripleContexts:
     matrices: dict[str, torch.Tensor]
     rows: np.ndarray  # int64, one per triple
 
-    def to(self, device) -> TripleContexts:
-        return TripleContexts({t: m.to(device) for t, m in self.matrices.items()}, self.rows)
-
 
 @dataclass
 class _Group:
@@ -84,9 +81,9 @@ class NeighbourContext:
         keep = table.has_embedding(heads) & table.has_embedding(tails)
         heads, relations, tails = heads[keep], relations[keep], tails[keep]
         for key, sel in _patterns(table, heads, relations, tails):
-            self._groups[key] = self._group(heads[sel], tails[sel], *key)
+            self._groups[key] = self._group(heads[sel], tails[sel], key[0], key[2])
 
-    def _group(self, heads: np.ndarray, tails: np.ndarray, head_type: str, _rel, tail_type: str) -> _Group:
+    def _group(self, heads: np.ndarray, tails: np.ndarray, head_type: str, tail_type: str) -> _Group:
         unique, inverse = np.unique(heads, return_inverse=True)
         raw_tails = self.table.raw(tail_type, tails)
         sums = raw_tails.new_zeros((len(unique), raw_tails.shape[1]))
@@ -94,9 +91,6 @@ class NeighbourContext:
         counts = torch.from_numpy(np.bincount(inverse, minlength=len(unique))).to(sums)
         features = F.normalize(self.table.raw(head_type, unique), dim=1)
         return _Group(unique, features, sums / counts[:, None])
-
-    def has(self, head_type: str, relation, tail_type: str) -> bool:
-        return (head_type, relation, tail_type) in self._groups
 
     def dim(self, tail_type: str) -> int:
         return self.table.input_dims[tail_type]
