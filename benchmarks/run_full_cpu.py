@@ -4,8 +4,8 @@ results come first; every (protocol, seed, method) result is cached and the run 
     python benchmarks/run_full_cpu.py WORKDIR OUT
 
 Phase 1: the cpu bridge, its hybrid (the shipped retriever) and the model-free baselines, 3 protocols x 3 seeds;
-phase 2: RotatE (its settings tuned on transductive seed 42's validation heads) under the transductive protocol,
-the one where a KGE model sees the test heads; finally the tables, plots, JSON and the docs/benchmarks.md
+phase 2: RotatE, DistMult and TransE (each one's settings tuned on transductive seed 42's validation heads) under
+the transductive protocol, the one where a KGE model sees the test heads; finally the tables, plots, JSON and the docs/benchmarks.md
 section from the cache.
 """
 
@@ -30,7 +30,7 @@ PHASES = [
         ],
         ("transductive", "inductive", "paper"),
     ),
-    (["rotate"], ("transductive",)),
+    (["rotate", "distmult", "transe"], ("transductive",)),
 ]
 
 if __name__ == "__main__":
