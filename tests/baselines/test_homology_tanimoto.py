@@ -93,3 +93,36 @@ def test_a_kg_node_scores_the_same_as_a_node_and_by_its_inputs(tiny_kg, tiny_spl
     nodes = np.array([P0, P3])
     items = QueryItems(["X", "X"], table.raw("protein", nodes).numpy(), nodes)
     np.testing.assert_allclose(scorer.score_items(PROT2BP, items, BPS), scorer.score(PROT2BP, nodes, BPS))
+
+
+class _CountingHits(ProteinHits):
+    """``fake_hits`` whose search of new sequences finds P1 for every sequence, counting the searches."""
+
+    def search_nodes(self, sequences, num_nodes):
+        self.searches.append(list(sequences))
+        rows = np.arange(len(sequences))
+        bits = np.full(len(sequences), 60.0, np.float32)
+        return __import__("scipy.sparse").sparse.csr_matrix(
+            (bits, (rows, np.full(len(sequences), P1))), shape=(len(sequences), num_nodes)
+        )
+
+
+def test_the_vote_is_silent_for_a_protein_without_hits(tiny_kg, tiny_split):
+    # only P0 ~ P1 hit each other: P2 and P3 have no hit, so their vote is the popularity tie-break alone
+    table = HitTable(
+        np.array([0, 1]), np.array([1, 0]), np.array([100.0, 100.0], np.float32), np.ones(2, np.float32)
+    )
+    hits = _CountingHits(table, 4, {"test": True}, np.array([P0, P1, P2, P3]))
+    object.__setattr__(hits, "searches", [])
+    knn = HomologyKNNScorer(tiny_kg, tiny_split, hits, k=20)
+    nodes = np.array([P0, P1, P2, P3])
+    np.testing.assert_array_equal(knn.silent(PROT2BP, nodes), [False, False, True, True])
+    items = QueryItems(["X"] * 4, np.zeros((4, 1), np.float32), nodes)
+    np.testing.assert_array_equal(knn.silent_items(PROT2BP, items), [False, False, True, True])
+    with pytest.raises(NotApplicableError, match="not proteins"):
+        knn.silent(DRUG2PROT, np.array([D0]))
+    # a new sequence is searched once for its score and its silence
+    new = QueryItems(["MKV"], np.zeros((1, 1), np.float32), np.array([-1]))
+    knn.score_items(PROT2BP, new, BPS)
+    assert not knn.silent_items(PROT2BP, new)[0]
+    assert hits.searches == [["MKV"]]

@@ -56,6 +56,7 @@ class HomologyKNNScorer(NeighbourVoteScorer):
         self.smoothing = float(smoothing)
         self._matrix = hits.node_matrix(kg.num_nodes)  # csr (num_nodes, num_nodes) bit scores
         self._relative = _relative_to_best_hit(self._matrix)
+        self._last_search: tuple[tuple[str, ...], sp.csr_matrix] | None = None
         self._tanimoto = TanimotoKNNScorer(kg, split, table=table, k=tail_k)
         self._feature = FeatureKNNScorer(kg, split, table=table, k=tail_k) if table is not None else None
         for inner in (self._tanimoto, self._feature):
@@ -113,10 +114,32 @@ class HomologyKNNScorer(NeighbourVoteScorer):
         if len(known):
             sims[torch.from_numpy(known)] = self._similarities(task, index, nodes[known])
         if len(new):
-            rows = self.hits.search_nodes([items.features[i] for i in new], self.kg.num_nodes)
+            rows = self._search([items.features[i] for i in new])
             found = rows[:, index.heads].toarray()
             sims[torch.from_numpy(new)] = torch.from_numpy(found.astype(np.float32))
         return sims
+
+    def _search(self, sequences: list[str]):
+        """The new sequences' hits against the KG's proteins; the last search is kept, so a fusion asking
+        for the score and whether the vote is silent searches once."""
+        key = tuple(sequences)
+        last = self._last_search
+        if last is None or last[0] != key:
+            last = (key, self.hits.search_nodes(sequences, self.kg.num_nodes))
+            self._last_search = last
+        return last[1]
+
+    def silent(self, task: Task, query_nodes: np.ndarray) -> np.ndarray:
+        self._require_protein_head(task)
+        return super().silent(task, query_nodes)
+
+    def silent_items(self, task: Task, items: QueryItems) -> np.ndarray:
+        self._require_protein_head(task)
+        return super().silent_items(task, items)
+
+    def _require_protein_head(self, task: Task) -> None:
+        if task.head_type != self.node_type:
+            raise NotApplicableError(f"{self.name}: {task.name}'s queries are not {self.node_type}s")
 
     def score_items(self, task: Task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
         if task.head_type == self.node_type:

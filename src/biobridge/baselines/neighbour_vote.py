@@ -180,6 +180,22 @@ class NeighbourVoteScorer:
         vals, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
         return vals.numpy(), index.heads[idx.numpy()]
 
+    def silent(self, task: Task, query_nodes: np.ndarray) -> np.ndarray:
+        """bool per query: no neighbour of positive similarity, so the vote is the popularity tie-break alone
+        (for homology-kNN: a protein without any sequence hit among the training proteins)."""
+        return _silent(self.neighbours(task, query_nodes)[0], len(query_nodes))
+
+    def silent_items(self, task: Task, items: QueryItems) -> np.ndarray:
+        """``silent`` for queries given by their inputs (``QueryItems``)."""
+        index = self._task_index(task)
+        if index is None:
+            return np.ones(len(items.nodes), dtype=bool)
+        with torch.inference_mode():
+            sims, _ = self._nearest(
+                task, index, self._item_similarities(task, index, items), np.asarray(items.nodes, np.int64)
+            )
+        return _silent(sims, len(items.nodes))
+
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         query_nodes = np.asarray(query_nodes, dtype=np.int64)
         index = self._task_index(task)
@@ -216,6 +232,12 @@ class NeighbourVoteScorer:
         if self.popularity_weight:
             votes += (self.popularity_weight * smallest)[:, None] * index.in_degree[candidate_nodes][None, :]
         return votes
+
+
+def _silent(sims: np.ndarray, n_queries: int) -> np.ndarray:
+    if sims.shape[1] == 0:
+        return np.ones(n_queries, dtype=bool)
+    return ~np.any(np.isfinite(sims) & (sims > 0), axis=1)
 
 
 def _vote_setting(k, sharpness) -> tuple[int, float]:
