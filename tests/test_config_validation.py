@@ -33,6 +33,7 @@ from biobridge.config import load_run_config, preset, with_overrides
         ("retriever.vote_k", [10, 0], "retriever.vote_k must be integers >= 1"),
         ("retriever.vote_k", [], "retriever.vote_k must be integers >= 1"),
         ("retriever.vote_sharpness", [1, -2], "retriever.vote_sharpness must be positive numbers"),
+        ("retriever.gate", "popularity", "retriever.gate must be one of"),
     ],
 )
 def test_bad_numbers_are_refused(key, value, message):

@@ -144,6 +144,8 @@ class TrainConfig:
 
 
 RETRIEVER_KINDS = ("bridge", "hybrid")
+# the neighbour-vote baselines (``biobridge.baselines``): k and sharpness per task, and a silence that can gate
+VOTE_BASELINE_NAMES = ("feature-knn", "graph-context", "homology-knn", "tanimoto-knn")
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,10 @@ class RetrieverConfig:
     training (grid ``step``, at most ``max_queries`` validation queries per task). Before the weights, each
     neighbour vote among the parts gets its number of neighbours and sharpness per task from ``vote_k`` x
     ``vote_sharpness`` on the same validation queries (``biobridge.baselines.vote_tuning``); ``k``: the
-    neighbours of a vote for tasks without validation queries."""
+    neighbours of a vote for tasks without validation queries. ``gate``: when it is one of the ``parts`` (a
+    neighbour vote), the queries it is silent for (homology-kNN: a protein without any sequence hit among the
+    training proteins) get their task's second weight vector, tuned on the validation queries it is silent for;
+    ``""``: one weight vector per task."""
 
     kind: str = "hybrid"
     parts: tuple[str, ...] = ("homology-knn", "tanimoto-knn", "feature-knn", "graph-context", "popularity")
@@ -164,9 +169,12 @@ class RetrieverConfig:
     max_queries: int = 500
     vote_k: tuple[int, ...] = (5, 10, 20, 50)
     vote_sharpness: tuple[float, ...] = (1.0, 4.0, 16.0)
+    gate: str = "homology-knn"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
+        if self.gate not in ("", *VOTE_BASELINE_NAMES):
+            raise ValueError(f"retriever.gate must be one of {('', *VOTE_BASELINE_NAMES)}, got {self.gate!r}")
         if not self.vote_k or any(isinstance(x, bool) or int(x) != x or x < 1 for x in self.vote_k):
             raise ValueError(f"retriever.vote_k must be integers >= 1, got {list(self.vote_k)}")
         if not self.vote_sharpness or any(not 0 < float(x) < float("inf") for x in self.vote_sharpness):

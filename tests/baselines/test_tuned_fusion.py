@@ -70,3 +70,59 @@ def test_tuning_puts_the_weight_on_the_informative_part_and_the_fusion_scores_wi
     )
     result = evaluate(kg, split, [fused], tasks=[PROT2BP])
     assert result.tasks["Prot2BP"]["methods"]["mix"]["status"] == "ok"
+
+
+class _Gate(MatrixScorer):
+    """A noise part that is silent for the even-numbered queries."""
+
+    def silent(self, task, query_nodes):
+        return np.asarray(query_nodes) % 2 == 0
+
+
+def test_a_gated_task_gets_fallback_weights_for_the_queries_the_gate_is_silent_for():
+    kg, split = random_kg(0, n_prot=120)
+    n = kg.num_nodes
+    gold = np.zeros((n, n), np.float32)
+    gold[kg.triples["head"].to_numpy(), kg.triples["tail"].to_numpy()] = 1.0
+    rng = np.random.default_rng(0)
+    even = (np.arange(n) % 2 == 0)[:, None]
+    # "odd" knows the answers of odd queries only, "even" of even ones; the gate is noise
+    good = gold + 0.01 * rng.random((n, n))
+    odd_part = MatrixScorer(np.where(even, rng.random((n, n)), good), "odd")
+    even_part = MatrixScorer(np.where(even, good, rng.random((n, n))), "even")
+    gate = _Gate(rng.random((n, n)), "gate")
+    tuned = tune_fusion_weights(
+        kg, split, [odd_part, even_part, gate], [PROT2BP], step=0.5, gate="gate", min_group=3
+    )
+    entry = tuned["Prot2BP"]
+    assert entry["weights"] == [1.0, 0.0, 0.0]
+    assert entry["fallback"]["weights"] == [0.0, 1.0, 0.0]
+    assert entry["n_queries"] + entry["fallback"]["n_queries"] > 6
+    assert entry["validation_mrr_both"] == pytest.approx(1.0)
+    # one weight vector cannot do both
+    single = tune_fusion_weights(kg, split, [odd_part, even_part, gate], [PROT2BP], step=0.5)["Prot2BP"]
+    assert "fallback" not in single and single["validation_mrr"] < entry["validation_mrr_both"]
+
+    fused = TunedScoreFusion(
+        [odd_part, even_part, gate],
+        {"Prot2BP": entry["weights"]},
+        name="mix",
+        fallback={"Prot2BP": entry["fallback"]["weights"]},
+        gate="gate",
+    )
+    q, c = np.array([0, 1, 2, 3]), np.arange(120, 160)
+    scores = fused.score(PROT2BP, q, c)
+    np.testing.assert_allclose(scores[1::2], standardise_rows(odd_part.score(PROT2BP, q[1::2], c)), atol=1e-6)
+    np.testing.assert_allclose(scores[::2], standardise_rows(even_part.score(PROT2BP, q[::2], c)), atol=1e-6)
+    assert fused.settings["gate"] == "gate" and fused.settings["fallback_weights"] == {"Prot2BP": [0, 1, 0]}
+    with pytest.raises(ValueError, match="need a gate"):
+        TunedScoreFusion([odd_part, gate], {}, name="m", fallback={"Prot2BP": [0, 1]}, gate="absent")
+
+
+def test_no_fallback_when_a_group_is_too_small():
+    kg, split = random_kg(0)
+    rng = np.random.default_rng(1)
+    n = kg.num_nodes
+    parts = [MatrixScorer(rng.random((n, n)), "a"), _Gate(rng.random((n, n)), "gate")]
+    entry = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5, gate="gate", min_group=1000)["Prot2BP"]
+    assert "fallback" not in entry

@@ -30,12 +30,21 @@ def test_training_records_a_hybrid_tuned_on_validation_heads(tiny_run):
                 and vote["sharpness"] in retriever_config["vote_sharpness"]
             )
             assert vote["validation_mrr"] == max(vote["grid_mrr"].values()), (part, task)
+    # protein queries without a sequence hit get their own weights, tuned on the validation queries without one
+    assert retriever_config["gate"] == "homology-knn"
+    assert record["gate"] == ("homology-knn" if record["fallback_weights"] else None)
+    for task, weights in record["fallback_weights"].items():
+        tuned = record["tuning"][task]
+        assert weights == tuned["fallback"]["weights"] and len(weights) == len(record["parts"]), task
+        assert min(tuned["n_queries"], tuned["fallback"]["n_queries"]) >= 20, task
 
 
 def test_the_rebuilt_hybrid_votes_as_tuned(tiny_run):
     loaded = pipeline.load_run(tiny_run)
     record = loaded.run.retriever
-    parts = dict(zip(record["parts"][1:], Bridge.from_run(loaded).retriever.scorers[1:], strict=True))
+    retriever = Bridge.from_run(loaded).retriever
+    assert retriever.fallback == record["fallback_weights"]
+    parts = dict(zip(record["parts"][1:], retriever.scorers[1:], strict=True))
     for part, chosen in record["votes"].items():
         assert parts[part].per_task == {
             t: {"k": v["k"], "sharpness": v["sharpness"]} for t, v in chosen.items()

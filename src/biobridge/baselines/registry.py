@@ -10,6 +10,7 @@ from biobridge.baselines.graph_context import GraphContextScorer
 from biobridge.baselines.homology_knn import HomologyKNNScorer
 from biobridge.baselines.popularity import PopularityScorer
 from biobridge.baselines.tanimoto_knn import TanimotoKNNScorer
+from biobridge.config import VOTE_BASELINE_NAMES  # the neighbour votes among them
 from biobridge.evaluation.queries import SplitLike
 from biobridge.evaluation.scorer import NotApplicableScorer, Scorer
 from biobridge.kg.graph import KnowledgeGraph
@@ -40,8 +41,6 @@ _BUILDERS: dict[str, Callable[..., Scorer]] = {
     ),
 }
 BASELINE_NAMES = tuple(_BUILDERS)
-# the neighbour votes among them: their k and sharpness can be set per task (``biobridge.baselines.vote_tuning``)
-VOTE_BASELINE_NAMES = ("feature-knn", "graph-context", "homology-knn", "tanimoto-knn")
 
 
 def build_baseline(

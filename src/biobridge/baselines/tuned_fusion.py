@@ -7,6 +7,12 @@ with the best validation MRR (filtered, realistic ranks, as in the evaluator) on
 validation queries (ties go to the earlier grid point; the grid starts with all weight on the first part),
 then hill-climbs from it in moves of ``step / 2`` while the validation MRR strictly improves.
 
+With a ``gate`` (the name of a neighbour-vote part, homology-kNN in the shipped hybrid), a task's queries the
+gate is silent for (no neighbour of positive similarity: a protein without any sequence hit) get their own weight
+vector, ``fallback``, tuned on the validation queries it is silent for, the others' weights on the rest: a
+homology vote that has nothing to say for a query should not keep its weight there. A task gets a fallback only
+when both groups have at least ``min_group`` validation queries.
+
 The validation split comes from ``biobridge.kg.split.validation_split``: the parts scored during tuning must
 be fitted on *its* training triples, and the parts that score the test queries on the outer split's, so no
 test triple is seen while tuning. A part that is not applicable to a task gets weight 0 there.
@@ -61,7 +67,8 @@ def simplex_grid(n_parts: int, step: float) -> list[tuple[float, ...]]:
 
 class TunedScoreFusion:
     """Weighted sum of standardised part scores with one weight vector per task (see the module docstring).
-    A task without tuned weights uses ``default_weights`` (all weight on the first part unless given)."""
+    A task without tuned weights uses ``default_weights`` (all weight on the first part unless given); a task
+    in ``fallback`` uses those weights for the queries the part named ``gate`` is silent for."""
 
     def __init__(
         self,
@@ -69,6 +76,8 @@ class TunedScoreFusion:
         weights: dict[str, Sequence[float]],
         name: str,
         default_weights: Sequence[float] | None = None,
+        fallback: dict[str, Sequence[float]] | None = None,
+        gate: str | None = None,
     ) -> None:
         if not scorers:
             raise ValueError("at least one scorer is needed")
@@ -78,19 +87,30 @@ class TunedScoreFusion:
         self.default_weights = (
             [1.0] + [0.0] * (n - 1) if default_weights is None else [float(w) for w in default_weights]
         )
-        for ws in [*self.weights.values(), self.default_weights]:
+        self.fallback = {task: [float(w) for w in ws] for task, ws in (fallback or {}).items()}
+        for ws in [*self.weights.values(), self.default_weights, *self.fallback.values()]:
             if len(ws) != n:
                 raise ValueError(f"every weight vector needs {n} entries, one per scorer")
+        self.gate = None
+        if self.fallback:
+            names = [s.name for s in self.scorers]
+            if gate not in names:
+                raise ValueError(f"fallback weights need a gate among the parts {names}, got {gate!r}")
+            self.gate = self.scorers[names.index(gate)]
         self.name = name
 
     @property
     def settings(self) -> dict:
-        return {
+        out = {
             "fusion": "weighted sum of per-query standardised scores, weights tuned per task on validation",
             "parts": [s.name for s in self.scorers],
             "weights": self.weights,
             "default_weights": self.default_weights,
         }
+        if self.fallback:
+            out["gate"] = self.gate.name
+            out["fallback_weights"] = self.fallback
+        return out
 
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         return self._mix(
@@ -98,6 +118,7 @@ class TunedScoreFusion:
             len(query_nodes),
             len(candidate_nodes),
             lambda s: s.score(task, query_nodes, candidate_nodes),
+            lambda: self.gate.silent(task, query_nodes),
         )
 
     def score_items(self, task: Task, items: QueryItems, candidate_nodes: np.ndarray) -> np.ndarray:
@@ -106,14 +127,25 @@ class TunedScoreFusion:
             len(items.nodes),
             len(candidate_nodes),
             lambda s: s.score_items(task, items, candidate_nodes),
+            lambda: self.gate.silent_items(task, items),
         )
 
-    def _mix(self, task: Task, n_q: int, n_c: int, part_scores) -> np.ndarray:
+    def _mix(self, task: Task, n_q: int, n_c: int, part_scores, silent) -> np.ndarray:
         weights = self.weights.get(task.name, self.default_weights)
+        fallback = self.fallback.get(task.name)
+        rows = silent() if fallback is not None else None
+        if rows is None or not rows.any():
+            rows, fallback = None, None
         out = np.zeros((n_q, n_c), dtype=np.float32)
-        for scorer, w in zip(self.scorers, weights, strict=True):
-            if w:
-                out += np.float32(w) * standardise_rows(part_scores(scorer))
+        for scorer, w, fw in zip(self.scorers, weights, fallback or weights, strict=True):
+            if not (w or fw):
+                continue
+            z = standardise_rows(part_scores(scorer))
+            if rows is None:
+                out += np.float32(w) * z
+            else:
+                out[~rows] += np.float32(w) * z[~rows]
+                out[rows] += np.float32(fw) * z[rows]
         return out
 
 
@@ -127,11 +159,20 @@ def _map(function, items: list) -> list:
         return list(pool.map(function, items))
 
 
-def _mixed_mrr(parts: list[np.ndarray | None], weights: Sequence[float], gold: np.ndarray) -> float:
+def _mixed_mrr(
+    parts: list[np.ndarray | None],
+    weights: Sequence[float],
+    gold: np.ndarray,
+    fallback: Sequence[float] | None = None,
+    silent: np.ndarray | None = None,
+) -> float:
+    """Validation MRR of the mix (``fallback`` weights on the ``silent`` rows when given)."""
     mixed = np.zeros(gold.shape, dtype=np.float32)
-    for part, w in zip(parts, weights, strict=True):
+    for i, (part, w) in enumerate(zip(parts, weights, strict=True)):
         if w:
             mixed += np.float32(w) * part
+        if fallback is not None and (w or fallback[i]):
+            mixed[silent] += np.float32(fallback[i] - w) * part[silent]
     return rank_metrics(filtered_realistic_ranks(mixed, gold)[1], ks=())["mrr"]
 
 
@@ -145,11 +186,15 @@ def tune_fusion_weights(
     candidate_policy: str = "relation",
     scorable: np.ndarray | None = None,
     seed: int = 0,
+    gate: str | None = None,
+    min_group: int = 20,
 ) -> dict[str, dict[str, Any]]:
     """Per task: the chosen weights, the validation MRR of every part alone and of the chosen mix, and the
-    number of validation queries used (see the module docstring). Tasks without validation queries keep all
-    weight on the first part and say so."""
+    number of validation queries used (see the module docstring); with a ``gate``, the ``fallback`` weights
+    and their group's figures where the task has them. Tasks without validation queries keep all weight on the
+    first part and say so."""
     grid = simplex_grid(len(scorers), step)
+    gates = [s for s in scorers if gate is not None and s.name == gate]
     out: dict[str, dict[str, Any]] = {}
     samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
     for task, queries, q_nodes, gold in samples:
@@ -164,28 +209,70 @@ def tune_fusion_weights(
             except NotApplicableError:
                 parts.append(None)
                 applicable.append(False)
-
-        def mrr(weights: tuple[float, ...], parts=parts, gold=gold) -> float:
-            return _mixed_mrr(parts, weights, gold)
-
         usable = [w for w in grid if all(ok or not wi for ok, wi in zip(applicable, w, strict=True))]
-        scores = _map(mrr, usable)
-        best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
-        weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
-        by_weights = dict(zip(usable, scores, strict=True))  # the grid holds every part alone
-        alone = {
-            s.name: by_weights.get(tuple(float(i == j) for j in range(len(scorers))))
-            for i, s in enumerate(scorers)
-        }
-        out[task.name] = {
-            "weights": list(weights),
-            "validation_mrr": best_mrr,
-            "validation_mrr_grid": scores[best],
-            "validation_mrr_alone": alone,
-            "n_queries": len(q_nodes),
-        }
-        log.info("fusion weights %s: %s (validation MRR %.4f)", task.name, weights, best_mrr)
+        silent = _silent_rows(gates, task, q_nodes, min_group)
+        if silent is None:
+            entry = _tune(parts, gold, applicable, usable, step, [s.name for s in scorers])
+            entry["n_queries"] = len(q_nodes)
+        else:
+            entry = _tune(parts, gold, applicable, usable, step, [s.name for s in scorers], ~silent)
+            fallback = _tune(parts, gold, applicable, usable, step, [s.name for s in scorers], silent)
+            entry["n_queries"] = int((~silent).sum())
+            fallback["n_queries"] = int(silent.sum())
+            both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
+            entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
+            log.info(
+                "fusion fallback weights %s: %s on %d silent queries (validation MRR %.4f)",
+                task.name,
+                fallback["weights"],
+                silent.sum(),
+                fallback["validation_mrr"],
+            )
+        out[task.name] = entry
+        log.info(
+            "fusion weights %s: %s (validation MRR %.4f)",
+            task.name,
+            entry["weights"],
+            entry["validation_mrr"],
+        )
     return out
+
+
+def _silent_rows(gates: list, task: Task, q_nodes: np.ndarray, min_group: int) -> np.ndarray | None:
+    """The queries the gate part is silent for, when both groups have ``min_group`` queries; else None."""
+    if not gates:
+        return None
+    try:
+        silent = np.asarray(gates[0].silent(task, q_nodes), dtype=bool)
+    except NotApplicableError:
+        return None
+    if min(int(silent.sum()), int((~silent).sum())) < min_group:
+        return None
+    return silent
+
+
+def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """The best grid point for the queries ``rows`` (all when None), refined by hill-climbing."""
+    if rows is not None:
+        parts = [None if p is None else p[rows] for p in parts]
+        gold = gold[rows]
+
+    def mrr(weights: tuple[float, ...]) -> float:
+        return _mixed_mrr(parts, weights, gold)
+
+    scores = _map(mrr, usable)
+    best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
+    weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
+    by_weights = dict(zip(usable, scores, strict=True))  # the grid holds every part alone
+    alone = {
+        name: by_weights.get(tuple(float(i == j) for j in range(len(names)))) for i, name in enumerate(names)
+    }
+    return {
+        "weights": list(weights),
+        "validation_mrr": best_mrr,
+        "validation_mrr_grid": scores[best],
+        "validation_mrr_alone": alone,
+    }
 
 
 def fit_tuned_fusion(
@@ -204,6 +291,7 @@ def fit_tuned_fusion(
     max_queries: int = 2000,
     candidate_policy: str = "relation",
     seed: int = 0,
+    gate: str | None = None,
 ) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
 
@@ -211,8 +299,9 @@ def fit_tuned_fusion(
     First each neighbour vote among the parts gets its ``k`` and sharpness per task from ``vote_grid``
     (``biobridge.baselines.vote_tuning``; None: ``k`` and sharpness 1 everywhere), then the weights are tuned
     (``tune_fusion_weights``) on the same validation queries, the baselines fitted on ``validation``'s TRAIN
-    part; the returned fusion scores with the baselines fitted on ``split``'s TRAIN part. Returns the fusion,
-    the weights' tuning record per task and the votes' per part."""
+    part; the returned fusion scores with the baselines fitted on ``split``'s TRAIN part. ``gate``: the part
+    whose silent queries get fallback weights (see the module docstring). Returns the fusion, the weights'
+    tuning record per task and the votes' per part."""
     scorable = table.has_embedding(np.arange(kg.num_nodes)) if table is not None else None
     sample = {
         "max_queries": max_queries,
@@ -227,9 +316,15 @@ def fit_tuned_fusion(
         on_split.append(fitted[1])
         if fitted[2]:
             votes[part] = fitted[2]
-    tuned = tune_fusion_weights(kg, validation, [scorer, *on_validation], list(tasks), step=step, **sample)
+    scorers = [scorer, *on_validation]
+    tuned = tune_fusion_weights(kg, validation, scorers, list(tasks), step=step, gate=gate, **sample)
+    fallback = {task: t["fallback"]["weights"] for task, t in tuned.items() if "fallback" in t}
     fusion = TunedScoreFusion(
-        [scorer, *on_split], {task: t["weights"] for task, t in tuned.items()}, name=name
+        [scorer, *on_split],
+        {task: t["weights"] for task, t in tuned.items()},
+        name=name,
+        fallback=fallback,
+        gate=gate,
     )
     return fusion, tuned, votes
 

@@ -9,7 +9,9 @@ Python API, multi-hop, the applications and the demo alike.
   ``k`` and sharpness per task, then the weights (grid point, then hill-climb), are those with the best MRR on
   those heads, the baselines being fitted on the validation split's training part while tuning. When scoring,
   the baselines use the run's whole training split. Tasks without validation queries put all weight on the
-  bridge. Never tuned on test queries.
+  bridge. With ``retriever.gate`` (homology-kNN by default), a protein-head task's queries without any
+  sequence hit get a second weight vector, tuned on the validation queries without one. Never tuned on test
+  queries.
 
 ``tune_hybrid`` makes the record ``retriever.json`` holds; ``build_retriever`` turns a run and its data into
 the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or texts).
@@ -87,6 +89,7 @@ def tune_hybrid(
         max_queries=config.max_queries,
         candidate_policy=candidate_policy,
         seed=seed,
+        gate=config.gate if config.gate in config.parts else None,
     )
     record = {
         "kind": "hybrid",
@@ -95,6 +98,8 @@ def tune_hybrid(
         "k": config.k,
         "weights": fusion.weights,
         "default_weights": fusion.default_weights,
+        "gate": fusion.gate.name if fusion.gate is not None else None,
+        "fallback_weights": fusion.fallback,
         "validation": {
             "split_dir": str(validation_dir),
             "hash": validation.content_hash(),
@@ -130,5 +135,10 @@ def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScor
         build_baseline(p, kg, split, table, record["k"], hits, per_task=part_votes(record, p)) for p in parts
     ]
     return TunedScoreFusion(
-        [bridge, *baselines], record["weights"], name=HYBRID_NAME, default_weights=record["default_weights"]
+        [bridge, *baselines],
+        record["weights"],
+        name=HYBRID_NAME,
+        default_weights=record["default_weights"],
+        fallback=record.get("fallback_weights"),  # absent in runs made before the gate
+        gate=record.get("gate"),
     )
