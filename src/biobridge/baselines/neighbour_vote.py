@@ -187,14 +187,7 @@ class NeighbourVoteScorer:
 
     def silent_items(self, task: Task, items: QueryItems) -> np.ndarray:
         """``silent`` for queries given by their inputs (``QueryItems``)."""
-        index = self._task_index(task)
-        if index is None:
-            return np.ones(len(items.nodes), dtype=bool)
-        with torch.inference_mode():
-            sims, _ = self._nearest(
-                task, index, self._item_similarities(task, index, items), np.asarray(items.nodes, np.int64)
-            )
-        return _silent(sims, len(items.nodes))
+        return _silent(self._item_neighbours(task, self._task_index(task), items)[0], len(items.nodes))
 
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         query_nodes = np.asarray(query_nodes, dtype=np.int64)
@@ -208,11 +201,15 @@ class NeighbourVoteScorer:
         index = self._task_index(task)
         if index is None:
             return np.zeros((len(items.nodes), len(candidate_nodes)), dtype=np.float32)
+        return self._vote(task, index, self._item_neighbours(task, index, items), candidate_nodes)
+
+    def _item_neighbours(self, task: Task, index: TaskIndex | None, items: QueryItems):
+        """``neighbours`` for queries given by their inputs."""
+        nodes = np.asarray(items.nodes, np.int64)
+        if index is None:
+            return np.zeros((len(nodes), 0), np.float32), np.zeros((len(nodes), 0), np.int64)
         with torch.inference_mode():
-            nearest = self._nearest(
-                task, index, self._item_similarities(task, index, items), np.asarray(items.nodes, np.int64)
-            )
-        return self._vote(task, index, nearest, candidate_nodes)
+            return self._nearest(task, index, self._item_similarities(task, index, items), nodes)
 
     def _vote(self, task: Task, index: TaskIndex, nearest, candidate_nodes: np.ndarray) -> np.ndarray:
         candidate_nodes = np.asarray(candidate_nodes, dtype=np.int64)

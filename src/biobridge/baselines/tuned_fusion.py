@@ -194,7 +194,8 @@ def tune_fusion_weights(
     and their group's figures where the task has them. Tasks without validation queries keep all weight on the
     first part and say so."""
     grid = simplex_grid(len(scorers), step)
-    gates = [s for s in scorers if gate is not None and s.name == gate]
+    names = [s.name for s in scorers]
+    gate_part = scorers[names.index(gate)] if gate in names else None
     out: dict[str, dict[str, Any]] = {}
     samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
     for task, queries, q_nodes, gold in samples:
@@ -210,13 +211,13 @@ def tune_fusion_weights(
                 parts.append(None)
                 applicable.append(False)
         usable = [w for w in grid if all(ok or not wi for ok, wi in zip(applicable, w, strict=True))]
-        silent = _silent_rows(gates, task, q_nodes, min_group)
+        silent = _silent_rows(gate_part, task, q_nodes, min_group)
         if silent is None:
-            entry = _tune(parts, gold, applicable, usable, step, [s.name for s in scorers])
+            entry = _tune(parts, gold, applicable, usable, step, names)
             entry["n_queries"] = len(q_nodes)
         else:
-            entry = _tune(parts, gold, applicable, usable, step, [s.name for s in scorers], ~silent)
-            fallback = _tune(parts, gold, applicable, usable, step, [s.name for s in scorers], silent)
+            entry = _tune(parts, gold, applicable, usable, step, names, ~silent)
+            fallback = _tune(parts, gold, applicable, usable, step, names, silent)
             entry["n_queries"] = int((~silent).sum())
             fallback["n_queries"] = int(silent.sum())
             both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
@@ -238,12 +239,12 @@ def tune_fusion_weights(
     return out
 
 
-def _silent_rows(gates: list, task: Task, q_nodes: np.ndarray, min_group: int) -> np.ndarray | None:
-    """The queries the gate part is silent for, when both groups have ``min_group`` queries; else None."""
-    if not gates:
+def _silent_rows(gate, task: Task, q_nodes: np.ndarray, min_group: int) -> np.ndarray | None:
+    """The queries the ``gate`` part is silent for, when both groups have ``min_group`` queries; else None."""
+    if gate is None:
         return None
     try:
-        silent = np.asarray(gates[0].silent(task, q_nodes), dtype=bool)
+        silent = np.asarray(gate.silent(task, q_nodes), dtype=bool)
     except NotApplicableError:
         return None
     if min(int(silent.sum()), int((~silent).sum())) < min_group:
