@@ -79,12 +79,17 @@ class _Gate(MatrixScorer):
         return np.asarray(query_nodes) % 2 == 0
 
 
-def test_a_gated_task_gets_fallback_weights_for_the_queries_the_gate_is_silent_for():
+def _kg_and_gold():
+    """A tiny KG with 120 proteins, its split and the (node, node) matrix of its edges."""
     kg, split = random_kg(0, n_prot=120)
-    n = kg.num_nodes
-    gold = np.zeros((n, n), np.float32)
+    gold = np.zeros((kg.num_nodes, kg.num_nodes), np.float32)
     gold[kg.triples["head"].to_numpy(), kg.triples["tail"].to_numpy()] = 1.0
-    rng = np.random.default_rng(0)
+    return kg, split, gold
+
+
+def test_a_gated_task_gets_fallback_weights_for_the_queries_the_gate_is_silent_for():
+    kg, split, gold = _kg_and_gold()
+    n, rng = kg.num_nodes, np.random.default_rng(0)
     even = (np.arange(n) % 2 == 0)[:, None]
     # "odd" knows the answers of odd queries only, "even" of even ones; the gate is noise
     good = gold + 0.01 * rng.random((n, n))
@@ -99,6 +104,8 @@ def test_a_gated_task_gets_fallback_weights_for_the_queries_the_gate_is_silent_f
     assert entry["fallback"]["weights"] == [0.0, 1.0, 0.0]
     assert entry["n_queries"] + entry["fallback"]["n_queries"] > 6
     assert entry["validation_mrr_both"] == pytest.approx(1.0)
+    check = entry["fallback_check"]
+    assert check["adopted"] and check["held_out_mrr_fallback"] > check["held_out_mrr_main"]
     # one weight vector cannot do both
     single = tune_fusion_weights(kg, split, [odd_part, even_part, gate], [PROT2BP], step=0.5)["Prot2BP"]
     assert "fallback" not in single and single["validation_mrr"] < entry["validation_mrr_both"]
@@ -126,3 +133,22 @@ def test_no_fallback_when_a_group_is_too_small():
     parts = [MatrixScorer(rng.random((n, n)), "a"), _Gate(rng.random((n, n)), "gate")]
     entry = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5, gate="gate", min_group=1000)["Prot2BP"]
     assert "fallback" not in entry
+
+
+def test_a_fallback_that_does_not_help_on_held_out_silent_queries_is_rejected():
+    kg, split, gold = _kg_and_gold()
+    n, rng = kg.num_nodes, np.random.default_rng(0)
+    # one part knows every query's answers: the silent queries need no weights of their own
+    parts = [
+        MatrixScorer(rng.random((n, n)), "noise"),
+        MatrixScorer(gold + 0.01 * rng.random((n, n)), "oracle"),
+        _Gate(rng.random((n, n)), "gate"),
+    ]
+    entry = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5, gate="gate", min_group=3)["Prot2BP"]
+    check = entry["fallback_check"]
+    assert not check["adopted"] and check["held_out_mrr_fallback"] == pytest.approx(
+        check["held_out_mrr_main"]
+    )
+    assert "fallback" not in entry and entry["weights"] == [0.0, 1.0, 0.0]
+    ungated = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5)["Prot2BP"]
+    assert entry["n_queries"] == ungated["n_queries"] and entry["validation_mrr"] == ungated["validation_mrr"]

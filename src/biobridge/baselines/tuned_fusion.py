@@ -11,7 +11,9 @@ With a ``gate`` (the name of a neighbour-vote part, homology-kNN in the shipped 
 gate is silent for (no neighbour of positive similarity: a protein without any sequence hit) get their own weight
 vector, ``fallback``, tuned on the validation queries it is silent for, the others' weights on the rest: a
 homology vote that has nothing to say for a query should not keep its weight there. A task gets a fallback only
-when both groups have at least ``min_group`` validation queries.
+when both groups have at least ``min_group`` validation queries and the fallback passes a check inside the
+validation queries: tuned on one half of the silent queries, it must beat the others' weights on the other half
+(two folds, summed). Otherwise the task keeps one weight vector, tuned on all its validation queries.
 
 The validation split comes from ``biobridge.kg.split.validation_split``: the parts scored during tuning must
 be fitted on *its* training triples, and the parts that score the test queries on the outer split's, so no
@@ -217,18 +219,28 @@ def tune_fusion_weights(
             entry["n_queries"] = len(q_nodes)
         else:
             entry = _tune(parts, gold, applicable, usable, step, names, ~silent)
-            fallback = _tune(parts, gold, applicable, usable, step, names, silent)
-            entry["n_queries"] = int((~silent).sum())
-            fallback["n_queries"] = int(silent.sum())
-            both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
-            entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
-            log.info(
-                "fusion fallback weights %s: %s on %d silent queries (validation MRR %.4f)",
-                task.name,
-                fallback["weights"],
-                silent.sum(),
-                fallback["validation_mrr"],
+            check = _check_fallback(
+                parts, gold, applicable, usable, step, names, entry["weights"], silent, seed
             )
+            log.info(
+                "fusion fallback check %s: held-out MRR on %d silent queries %.4f with its own weights, %.4f "
+                "with the others' (%s)",
+                task.name,
+                silent.sum(),
+                check["held_out_mrr_fallback"],
+                check["held_out_mrr_main"],
+                "adopted" if check["adopted"] else "rejected",
+            )
+            if check["adopted"]:
+                fallback = _tune(parts, gold, applicable, usable, step, names, silent)
+                entry["n_queries"] = int((~silent).sum())
+                fallback["n_queries"] = int(silent.sum())
+                both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
+                entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
+            else:  # one weight vector for all the task's queries, as without a gate
+                entry = _tune(parts, gold, applicable, usable, step, names)
+                entry["n_queries"] = len(q_nodes)
+            entry["fallback_check"] = check
         out[task.name] = entry
         log.info(
             "fusion weights %s: %s (validation MRR %.4f)",
@@ -252,11 +264,35 @@ def _silent_rows(gate, task: Task, q_nodes: np.ndarray, min_group: int) -> np.nd
     return silent
 
 
+def _check_fallback(
+    parts, gold, applicable, usable, step, names, weights, silent, seed: int
+) -> dict[str, Any]:
+    """Would fallback weights help the ``silent`` queries? Two folds over them (seeded halves): weights tuned
+    on one half are scored on the other; against ``weights``, tuned on the other queries, so held out for all
+    the silent ones. Adopted only when the held-out MRR is higher (beyond rounding)."""
+    rows = np.flatnonzero(silent)
+    order = np.random.default_rng(seed).permutation(rows)
+    halves = [np.isin(np.arange(len(gold)), order[i::2]) for i in (0, 1)]
+    held_out = 0.0
+    for tune_on, score_on in ((halves[0], halves[1]), (halves[1], halves[0])):
+        fold = _tune(parts, gold, applicable, usable, step, names, tune_on)["weights"]
+        held_out += _mixed_mrr(_rows(parts, score_on), fold, gold[score_on]) * score_on.sum() / len(rows)
+    main = _mixed_mrr(_rows(parts, silent), weights, gold[silent])
+    return {
+        "held_out_mrr_fallback": held_out,
+        "held_out_mrr_main": main,
+        "adopted": bool(held_out > main + 1e-9),
+    }
+
+
+def _rows(parts: list[np.ndarray | None], rows: np.ndarray) -> list[np.ndarray | None]:
+    return [None if p is None else p[rows] for p in parts]
+
+
 def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None = None) -> dict[str, Any]:
     """The best grid point for the queries ``rows`` (all when None), refined by hill-climbing."""
     if rows is not None:
-        parts = [None if p is None else p[rows] for p in parts]
-        gold = gold[rows]
+        parts, gold = _rows(parts, rows), gold[rows]
 
     def mrr(weights: tuple[float, ...]) -> float:
         return _mixed_mrr(parts, weights, gold)
