@@ -3,6 +3,7 @@ to any training protein (MMseqs2 hits; none, < 30 %, 30-50 %, 50-90 %, > 90 %), 
 the bridge alone and the shipped retriever, on a benchmark's split and its trained run.
 
     python benchmarks/identity_bins.py WORKDIR BENCH_OUT [--protocol inductive] [--seed 42] [--json OUT.json]
+        [--also graph-context ...]
 
 WORKDIR and BENCH_OUT are those of ``biobridge benchmark`` (its run ``models/<protocol>-seed<seed>/biobridge-cpu``).
 """
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--bridge", default="biobridge-cpu")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--also", action="append", default=[], help="another baseline to bin (repeatable)")
     args = parser.parse_args()
     data = load_benchmark_data(args.workdir, None, progress=False)
     kg, table, store = data.kg, data.table, data.store
@@ -61,7 +63,7 @@ def main() -> None:
         BridgeScorer.of(model, kg, split, table, name="bridge alone"),
         build_baseline("homology-knn", kg, split, table, k=20, hits=hits, per_task=votes("homology-knn")),
         build_baseline("feature-knn", kg, split, table, k=50, per_task=votes("feature-knn")),
-    ]
+    ] + [build_baseline(name, kg, split, table, k=50, hits=hits, per_task=votes(name)) for name in args.also]
     tasks = [t for t in PAPER_TASKS if t.head_type == "protein"]
     result = evaluate(kg, split, scorers, tasks=tasks, scorable=table.has_embedding(np.arange(kg.num_nodes)))
     index = KGIndex(kg)
