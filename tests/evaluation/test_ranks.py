@@ -3,7 +3,12 @@ import pytest
 
 from biobridge.evaluation import ranks as ranks_module
 from biobridge.evaluation.metrics import top_k_gold_hits
-from biobridge.evaluation.ranks import filtered_rank_bounds, filtered_realistic_ranks, gold_rank_statistics
+from biobridge.evaluation.ranks import (
+    GoldCells,
+    filtered_rank_bounds,
+    filtered_realistic_ranks,
+    gold_rank_statistics,
+)
 
 
 def brute_force(scores, gold):
@@ -92,6 +97,31 @@ def test_matches_brute_force_with_ties(monkeypatch, block_cells, dtype):
     np.testing.assert_array_equal(q, q2)
     np.testing.assert_array_equal(opt, opt2)
     np.testing.assert_array_equal(pess, pess2)
+
+
+@pytest.mark.parametrize("block_cells", [7, 1 << 22])
+def test_gold_cells_located_once_rank_many_score_matrices_alike(monkeypatch, block_cells):
+    monkeypatch.setattr(ranks_module, "_MAX_BLOCK_CELLS", block_cells)
+    rng = np.random.default_rng(5)
+    gold = rng.random((29, 17)) < 0.2
+    gold[4] = False  # a row without gold
+    cells = GoldCells.of(gold)
+    for _ in range(3):
+        scores = np.round(rng.normal(size=gold.shape), 1).astype(np.float32)
+        want = gold_rank_statistics(scores, gold, ks=(1, 5))
+        got = gold_rank_statistics(scores, cells, ks=(1, 5))
+        for a, b in zip(
+            (want.query_idx, want.gold_col, want.optimistic, want.pessimistic),
+            (got.query_idx, got.gold_col, got.optimistic, got.pessimistic),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b)
+        assert all(np.array_equal(want.top_k_hits[k], got.top_k_hits[k]) for k in (1, 5))
+        np.testing.assert_array_equal(brute_force(scores, gold)[1], got.optimistic)
+    with pytest.raises(ValueError, match="one shape"):
+        filtered_realistic_ranks(np.zeros((29, 16)), cells)
+    with pytest.raises(ValueError, match="boolean"):
+        GoldCells.of(np.zeros((2, 3), dtype=int))
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -34,7 +34,7 @@ import numpy as np
 from biobridge.baselines.vote_tuning import fit_tuned_baseline, validation_samples
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import SplitLike
-from biobridge.evaluation.ranks import filtered_realistic_ranks
+from biobridge.evaluation.ranks import GoldCells, filtered_realistic_ranks
 from biobridge.evaluation.scorer import NotApplicableError, QueryItems
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
@@ -164,12 +164,14 @@ def _map(function, items: list) -> list:
 def _mixed_mrr(
     parts: list[np.ndarray | None],
     weights: Sequence[float],
-    gold: np.ndarray,
+    gold: np.ndarray | GoldCells,
     fallback: Sequence[float] | None = None,
     silent: np.ndarray | None = None,
 ) -> float:
-    """Validation MRR of the mix (``fallback`` weights on the ``silent`` rows when given)."""
-    mixed = np.zeros(gold.shape, dtype=np.float32)
+    """Validation MRR of the mix (``fallback`` weights on the ``silent`` rows when given); ``gold``: the bool
+    mask or, when many mixes are scored against it, its ``GoldCells``."""
+    shape = gold.mask.shape if isinstance(gold, GoldCells) else gold.shape
+    mixed = np.zeros(shape, dtype=np.float32)
     for i, (part, w) in enumerate(zip(parts, weights, strict=True)):
         if w:
             mixed += np.float32(w) * part
@@ -293,9 +295,10 @@ def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None 
     """The best grid point for the queries ``rows`` (all when None), refined by hill-climbing."""
     if rows is not None:
         parts, gold = _rows(parts, rows), gold[rows]
+    cells = GoldCells.of(gold)  # located once for every weight vector tried
 
     def mrr(weights: tuple[float, ...]) -> float:
-        return _mixed_mrr(parts, weights, gold)
+        return _mixed_mrr(parts, weights, cells)
 
     scores = _map(mrr, usable)
     best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties

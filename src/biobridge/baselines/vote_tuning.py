@@ -24,7 +24,7 @@ from biobridge.baselines.neighbour_vote import NeighbourVoteScorer
 from biobridge.baselines.registry import build_baseline
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import KGIndex, SplitLike, TaskQueries, build_task_queries
-from biobridge.evaluation.ranks import filtered_realistic_ranks
+from biobridge.evaluation.ranks import GoldCells, filtered_realistic_ranks
 from biobridge.evaluation.scorer import NotApplicableError
 from biobridge.evaluation.tasks import Task
 from biobridge.kg.graph import KnowledgeGraph
@@ -83,12 +83,12 @@ def tune_votes(
     for task, queries, q_nodes, gold in samples:
         if queries is None:
             continue
-        mrrs = []
+        mrrs, cells = [], GoldCells.of(gold)  # the gold located once for every grid point
         try:
             for k, sharpness in points:
                 scorer.set_vote(task.name, k, sharpness)
                 scores = scorer.score(task, q_nodes, queries.candidate_nodes)
-                mrrs.append(rank_metrics(filtered_realistic_ranks(scores, gold)[1], ks=())["mrr"])
+                mrrs.append(rank_metrics(filtered_realistic_ranks(scores, cells)[1], ks=())["mrr"])
         except NotApplicableError:
             scorer.per_task.pop(task.name, None)
             continue

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["GoldRanks", "filtered_rank_bounds", "filtered_realistic_ranks", "gold_rank_statistics"]
+__all__ = [
+    "GoldCells",
+    "GoldRanks",
+    "filtered_rank_bounds",
+    "filtered_realistic_ranks",
+    "gold_rank_statistics",
+]
 
 # Work is done in blocks of at most this many (row x candidate) cells, so that the temporary arrays stay
 # bounded (about 20 bytes per cell) whatever the size of the caller's chunk.
@@ -48,31 +54,54 @@ class GoldRanks:
         return 0.5 * (self.optimistic + self.pessimistic).astype(np.float64)
 
 
-def _check(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class GoldCells:
+    """The gold cells of a (q, c) boolean mask, located once per block of rows, so that many score matrices
+    can be ranked against the same gold (weight and vote tuning) without searching the mask each time."""
+
+    mask: np.ndarray  # bool (q, c)
+    # per block of rows holding a gold: (start, stop, rows, cols, golds per row, place of each in its row)
+    blocks: tuple[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+
+    @classmethod
+    def of(cls, gold: np.ndarray) -> GoldCells:
+        gold = np.asarray(gold)
+        if gold.ndim != 2:
+            raise ValueError(f"gold must be a 2-D array, got shape {gold.shape}")
+        if gold.dtype != np.bool_:
+            raise ValueError(f"gold must be a boolean mask, got dtype {gold.dtype}")
+        gold = np.ascontiguousarray(gold)
+        q, c = gold.shape
+        rows_per_block = max(1, _MAX_BLOCK_CELLS // max(c, 1))
+        blocks = []
+        for start in range(0, q, rows_per_block):
+            stop = min(q, start + rows_per_block)
+            rows, cols = np.nonzero(gold[start:stop])  # row-major: by row, then column
+            if not len(rows):
+                continue
+            n_gold = np.bincount(rows, minlength=stop - start)
+            slot = np.arange(len(rows)) - np.repeat(np.cumsum(n_gold) - n_gold, n_gold)
+            blocks.append((start, stop, rows, cols, n_gold, slot))
+        return cls(gold, tuple(blocks))
+
+
+def _check(scores: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     scores = np.asarray(scores)
-    gold = np.asarray(gold)
-    if scores.ndim != 2 or gold.shape != scores.shape:
-        raise ValueError(
-            f"scores and gold must be 2-D arrays of one shape; got {scores.shape} and {gold.shape}"
-        )
-    if gold.dtype != np.bool_:
-        raise ValueError(f"gold must be a boolean mask, got dtype {gold.dtype}")
+    if scores.ndim != 2 or scores.shape != shape:
+        raise ValueError(f"scores and gold must be 2-D arrays of one shape; got {scores.shape} and {shape}")
     if scores.dtype not in (np.float32, np.float64):
         scores = scores.astype(np.float64)
     if np.isnan(scores).any():
         rows = np.unique(np.nonzero(np.isnan(scores))[0])
         raise ValueError(f"scores contain NaN in {len(rows)} query row(s), first rows {rows[:5].tolist()}")
-    return np.ascontiguousarray(scores), np.ascontiguousarray(gold)
+    return np.ascontiguousarray(scores)
 
 
-def _block(s: np.ndarray, g: np.ndarray, ks: Sequence[int]):
+def _block(s: np.ndarray, g: np.ndarray, rows, cols, n_gold, slot, ks: Sequence[int]):
     q, c = s.shape
-    rows, cols = np.nonzero(g)  # row-major: by row, then column
     v = s[rows, cols]
     n = len(rows)
     sorted_rows = np.sort(s, axis=1)
-    n_gold = np.bincount(rows, minlength=q)
-    slot = np.arange(n) - np.repeat(np.cumsum(n_gold) - n_gold, n_gold)  # place of each gold in its row
     golds = np.full((q, int(n_gold.max())), np.inf, dtype=s.dtype)  # each row's gold scores, +inf padding
     golds[rows, slot] = v
     golds_t, sorted_t = torch.from_numpy(golds), torch.from_numpy(sorted_rows)
@@ -117,25 +146,27 @@ def _block(s: np.ndarray, g: np.ndarray, ks: Sequence[int]):
     return rows, cols, greater + 1, at_least + 1, hits
 
 
-def gold_rank_statistics(scores: np.ndarray, gold: np.ndarray, ks: Sequence[int] = ()) -> GoldRanks:
+def gold_rank_statistics(
+    scores: np.ndarray, gold: np.ndarray | GoldCells, ks: Sequence[int] = ()
+) -> GoldRanks:
     """Filtered optimistic / pessimistic ranks of every gold cell and, for each k in ``ks``, the number of
     golds among each row's k top-scored candidates (ties stable by candidate column, not filtered).
 
-    ``scores``: float array (q, c), higher is better. ``gold``: bool array (q, c). Raises ``ValueError`` on
-    NaN scores or mismatched shapes. Memory bounded by blocks of rows."""
-    scores, gold = _check(scores, gold)
+    ``scores``: float array (q, c), higher is better. ``gold``: bool array (q, c), or its ``GoldCells`` when
+    the same gold is ranked many times. Raises ``ValueError`` on NaN scores or mismatched shapes. Memory
+    bounded by blocks of rows."""
+    cells = gold if isinstance(gold, GoldCells) else GoldCells.of(gold)
+    scores = _check(scores, cells.mask.shape)
     if any(k < 1 for k in ks):
         raise ValueError(f"k must be >= 1, got {list(ks)}")
-    q, c = scores.shape
+    q = scores.shape[0]
     parts = []
     hits = {k: np.zeros(q, dtype=np.int64) for k in ks}
-    rows_per_block = max(1, _MAX_BLOCK_CELLS // max(c, 1))
-    for start in range(0, q, rows_per_block):
-        stop = min(q, start + rows_per_block)
-        g = gold[start:stop]
-        if not g.any():
-            continue
-        rows, cols, opt, pess, block_hits = _block(scores[start:stop], g, ks)
+    for start, stop, gold_rows, gold_cols, n_gold, slot in cells.blocks:
+        g = cells.mask[start:stop]
+        rows, cols, opt, pess, block_hits = _block(
+            scores[start:stop], g, gold_rows, gold_cols, n_gold, slot, ks
+        )
         parts.append((rows.astype(np.int64) + start, cols.astype(np.int64), opt, pess))
         for k in ks:
             hits[k][start:stop] = block_hits[k]
@@ -156,10 +187,12 @@ def filtered_rank_bounds(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarr
     return r.query_idx, r.optimistic, r.pessimistic
 
 
-def filtered_realistic_ranks(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def filtered_realistic_ranks(
+    scores: np.ndarray, gold: np.ndarray | GoldCells
+) -> tuple[np.ndarray, np.ndarray]:
     """Filtered realistic rank of every (query, gold) pair.
 
-    ``scores``: float array (q, c), higher is better. ``gold``: bool array (q, c).
+    ``scores``: float array (q, c), higher is better. ``gold``: bool array (q, c) or its ``GoldCells``.
     Returns ``(query_idx int64, rank float64)``, one entry per gold cell, ordered by query then candidate.
     Raises ``ValueError`` on NaN scores or mismatched shapes.
     """
