@@ -9,7 +9,8 @@ from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
 from biobridge.bridge.run import TrainedRun, save_run
-from biobridge.bridge.train import PositivePairs, in_batch_mask, lr_lambda
+from biobridge.bridge.train import in_batch_mask, lr_lambda
+from biobridge.kg.pair_set import PairSet
 from biobridge.config import ModelConfig, preset
 
 SCHEMA = BridgeSchema(input_dims={"protein": 12, "drug": 7, "text": 5}, relations=("r", "rev_r"))
@@ -95,7 +96,7 @@ def test_in_batch_mask_excludes_self_other_types_and_known_positives():
     heads = np.array([0, 1, 2])
     tails = np.array([10, 11, 12])
     codes = np.array([0, 0, 1])
-    positives = PositivePairs(np.array([0, 1, 2, 0]), np.array([10, 11, 12, 11]), num_nodes=20)
+    positives = PairSet(np.array([0, 1, 2, 0]), np.array([10, 11, 12, 11]), num_nodes=20)
     mask = in_batch_mask(heads, tails, codes, positives).numpy()
     # row 0: col 1 is tail 11, a known positive of head 0; col 2 has another tail type.
     assert mask.tolist() == [[False, False, False], [True, False, False], [False, False, False]]

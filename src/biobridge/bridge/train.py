@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -41,6 +40,7 @@ from biobridge.config import RunConfig, TrainConfig
 from biobridge.errors import InputError
 from biobridge.kg.graph import KnowledgeGraph
 from biobridge.kg.negatives import NegativeSampler
+from biobridge.kg.pair_set import PairSet
 from biobridge.kg.split import Split
 
 log = logging.getLogger(__name__)
@@ -101,20 +101,7 @@ def lr_lambda(total_steps: int, warmup_fraction: float):
     return factor
 
 
-class PositivePairs:
-    """Sorted ``head * N + tail`` keys of every training edge (any relation), for vectorised lookups."""
-
-    def __init__(self, heads: np.ndarray, tails: np.ndarray, num_nodes: int):
-        self.num_nodes = num_nodes
-        self.keys = np.unique(heads.astype(np.int64) * num_nodes + tails.astype(np.int64))
-        self._lookup = pd.Index(self.keys)  # hash lookups: about 3x faster than binary search here
-
-    def contains(self, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
-        q = heads.astype(np.int64) * self.num_nodes + tails.astype(np.int64)
-        return self._lookup.get_indexer(q) >= 0
-
-
-def in_batch_mask(heads: np.ndarray, tails: np.ndarray, tail_codes: np.ndarray, positives: PositivePairs):
+def in_batch_mask(heads: np.ndarray, tails: np.ndarray, tail_codes: np.ndarray, positives: PairSet):
     """(B, B) bool: the j-th positive tail may be a negative for row i (same type, not linked, j != i)."""
     mask = tail_codes[:, None] == tail_codes[None, :]
     rows, cols = np.nonzero(mask)  # only same-type pairs can be negatives: look those up
@@ -249,7 +236,7 @@ class _Setup:
     model: BridgeModel
     data: TrainingTriples
     sampler: NegativeSampler
-    positives: PositivePairs
+    positives: PairSet  # every training edge (any relation), head -> tail
     step_module: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -309,7 +296,7 @@ def _set_up(
         model,
         data,
         sampler,
-        PositivePairs(data.heads, data.tails, kg.num_nodes),
+        PairSet(data.heads, data.tails, kg.num_nodes),
         step_module,
         optimizer,
         scheduler,

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from biobridge.kg.pair_set import PairSet
+
 _ROUNDS = 64  # vectorised rounds before the remaining (rare, hard) rows are finished row by row
 
 
@@ -45,8 +47,8 @@ class NegativeSampler:
             raise ValueError("heads and tails must have the same length")
         if relations is not None and len(relations) != len(heads):
             raise ValueError("relations must have one entry per training triple")
-        # linked pairs, both directions, as sorted unique int64 keys head * N + node
-        self.pair_keys = np.unique(np.concatenate([heads * n + tails, tails * n + heads]))
+        # linked pairs, both directions (sorted unique int64 keys head * N + node in ``pairs.keys``)
+        self.pairs = PairSet(np.concatenate([heads, tails]), np.concatenate([tails, heads]), self.num_nodes)
         train_nodes = np.unique(np.asarray(train_nodes, dtype=np.int64))
         if len(train_nodes) and (train_nodes[0] < 0 or train_nodes[-1] >= n):
             raise ValueError("train_nodes outside 0..num_nodes-1")
@@ -60,8 +62,8 @@ class NegativeSampler:
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.type_counts = counts.astype(np.int64)
         # number of training nodes of each type linked to each head (to know how many valid negatives exist)
-        linked_tail = self.pair_keys % n
-        linked_head = self.pair_keys // n
+        linked_tail = self.pairs.keys % n
+        linked_head = self.pairs.keys // n
         keep = self.is_train[linked_tail] & (linked_tail != linked_head)
         t = np.int64(len(self.type_names))
         lk, lc = np.unique(
@@ -104,11 +106,6 @@ class NegativeSampler:
         self_counts = (self.is_train[heads] & (self.node_type_codes[heads] == type_codes)).astype(np.int64)
         return self.type_counts[type_codes] - linked - self_counts
 
-    def _linked(self, heads: np.ndarray, cands: np.ndarray) -> np.ndarray:
-        keys = heads * np.int64(self.num_nodes) + cands
-        pos = np.minimum(np.searchsorted(self.pair_keys, keys), len(self.pair_keys) - 1)
-        return self.pair_keys[pos] == keys if len(self.pair_keys) else np.zeros(keys.shape, dtype=bool)
-
     def sample(
         self,
         heads: np.ndarray,
@@ -148,7 +145,7 @@ class NegativeSampler:
                 self.offsets[c][:, None]
                 + (rng.random((len(active), k)) * self.type_counts[c][:, None]).astype(np.int64)
             ]
-            ok = ((cand != h[:, None]) & ~self._linked(np.broadcast_to(h[:, None], cand.shape), cand)).all(
+            ok = ((cand != h[:, None]) & ~self.pairs.contains(np.broadcast_to(h[:, None], cand.shape), cand)).all(
                 axis=1
             )
             srt = np.sort(cand, axis=1)
@@ -168,7 +165,7 @@ class NegativeSampler:
             draws = rng.random((len(active), chunk))
             cand = self.offsets[c][:, None] + (draws * self.type_counts[c][:, None]).astype(np.int64)
             cand = self.pool[cand]
-            ok = (cand != h[:, None]) & ~self._linked(np.broadcast_to(h[:, None], cand.shape), cand)
+            ok = (cand != h[:, None]) & ~self.pairs.contains(np.broadcast_to(h[:, None], cand.shape), cand)
             ok &= np.arange(chunk)[None, :] < width[:, None]
             used[active] += width
             sub = out[active]
@@ -191,7 +188,7 @@ class NegativeSampler:
     ) -> np.ndarray:
         """Exact fallback for rows with few valid negatives: enumerate them."""
         nodes = self.pool[self.offsets[code] : self.offsets[code + 1]]
-        valid = nodes[(nodes != head) & ~self._linked(np.full(len(nodes), head, np.int64), nodes)]
+        valid = nodes[(nodes != head) & ~self.pairs.contains(np.full(len(nodes), head, np.int64), nodes)]
         fresh = np.setdiff1d(valid, row[:filled])
         need = k - filled
         if len(fresh) >= need:
