@@ -10,8 +10,8 @@ from biobridge.bridge.loss import info_nce_loss
 from biobridge.bridge.model import BridgeModel, BridgeSchema
 from biobridge.bridge.run import TrainedRun, save_run
 from biobridge.bridge.train import in_batch_mask, lr_lambda
-from biobridge.kg.pair_set import PairSet
 from biobridge.config import ModelConfig, preset
+from biobridge.kg.pair_set import PairSet
 
 SCHEMA = BridgeSchema(input_dims={"protein": 12, "drug": 7, "text": 5}, relations=("r", "rev_r"))
 

@@ -8,13 +8,13 @@ def test_contains_matches_a_python_set_on_random_pairs():
     n = 5_000
     a, b = rng.integers(0, n, 20_000), rng.integers(0, n, 20_000)
     pairs = PairSet(a, b, n)
-    truth = set(zip(a.tolist(), b.tolist()))
+    truth = set(zip(a.tolist(), b.tolist(), strict=True))
     assert len(pairs) == len(truth)
     # queries: every stored pair, its reverse, and fresh random pairs (mostly absent)
     qa = np.concatenate([a, b, rng.integers(0, n, 50_000)])
     qb = np.concatenate([b, a, rng.integers(0, n, 50_000)])
     got = pairs.contains(qa, qb)
-    expected = np.array([(x, y) in truth for x, y in zip(qa.tolist(), qb.tolist())])
+    expected = np.array([(x, y) in truth for x, y in zip(qa.tolist(), qb.tolist(), strict=True)])
     np.testing.assert_array_equal(got, expected)
     assert got[: len(a)].all() and not expected.all()
 

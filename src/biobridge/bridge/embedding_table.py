@@ -53,9 +53,7 @@ class EmbeddingTable:
         for code in np.unique(codes):
             t = self.types[code]
             sel = np.flatnonzero(codes == code)
-            m = self.matrices[t]
-            # index_select: the same rows as m[rows], about 3x faster for row gathers on CPU
-            z = model.project(torch.index_select(m, 0, torch.from_numpy(self.row[nodes[sel]]).to(m.device)), t)
+            z = model.project(self._gather(t, nodes[sel]), t)
             if out is None:
                 out = z.new_empty((len(nodes), z.shape[1]))
             out[torch.from_numpy(sel).to(z.device)] = z
@@ -66,5 +64,10 @@ class EmbeddingTable:
         nodes = np.asarray(nodes, dtype=np.int64)
         if (self.type_code[nodes] != self.types.index(node_type)).any():
             raise KeyError(f"not all nodes are embedded {node_type} nodes")
+        return self._gather(node_type, nodes)
+
+    def _gather(self, node_type: str, nodes: np.ndarray) -> torch.Tensor:
+        """The raw rows of ``nodes`` (all of ``node_type``); index_select: the rows of ``m[rows]``, about
+        3x faster on CPU."""
         m = self.matrices[node_type]
         return torch.index_select(m, 0, torch.from_numpy(self.row[nodes]).to(m.device))

@@ -145,9 +145,9 @@ class NegativeSampler:
                 self.offsets[c][:, None]
                 + (rng.random((len(active), k)) * self.type_counts[c][:, None]).astype(np.int64)
             ]
-            ok = ((cand != h[:, None]) & ~self.pairs.contains(np.broadcast_to(h[:, None], cand.shape), cand)).all(
-                axis=1
-            )
+            ok = (
+                (cand != h[:, None]) & ~self.pairs.contains(np.broadcast_to(h[:, None], cand.shape), cand)
+            ).all(axis=1)
             srt = np.sort(cand, axis=1)
             ok &= (srt[:, 1:] != srt[:, :-1]).all(axis=1)
             out[active[ok]] = cand[ok]

@@ -25,27 +25,29 @@ class PairSet:
         # about 48 bits per key (at least 2^16 bits): a false alarm for about 2 % of absent pairs
         self._bits = max(16, int(np.ceil(np.log2(max(1, len(self.keys)) * 48))))
         self._shift = np.uint64(64 - self._bits)
-        slots = self._slots(self.keys)
         self._filter = np.zeros(2**self._bits // 8, dtype=np.uint8)
-        np.bitwise_or.at(
-            self._filter, (slots >> np.uint64(3)).astype(np.int64), np.left_shift(1, slots & np.uint64(7)).astype(np.uint8)
-        )
+        byte, bit = self._locate(self.keys)
+        np.bitwise_or.at(self._filter, byte, np.left_shift(np.uint8(1), bit))
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def _encode(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        return np.asarray(first, dtype=np.int64) * np.int64(self.num_nodes) + np.asarray(second, dtype=np.int64)
+        return np.asarray(first, dtype=np.int64) * np.int64(self.num_nodes) + np.asarray(
+            second, dtype=np.int64
+        )
 
-    def _slots(self, keys: np.ndarray) -> np.ndarray:
-        return (keys.astype(np.uint64) * _GOLDEN) >> self._shift  # wraps modulo 2^64, as intended
+    def _locate(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The filter byte and the bit in it of each key's hashed slot."""
+        slots = (keys.astype(np.uint64) * _GOLDEN) >> self._shift  # wraps modulo 2^64, as intended
+        return (slots >> np.uint64(3)).astype(np.int64), (slots & np.uint64(7)).astype(np.uint8)
 
     def contains(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """bool array, the shape of the broadcast inputs: is ``(first[i], second[i])`` in the set?"""
         keys = self._encode(first, second)
         flat = keys.ravel()
-        slots = self._slots(flat)
-        maybe = (self._filter[(slots >> np.uint64(3)).astype(np.int64)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1
+        byte, bit = self._locate(flat)
+        maybe = (self._filter[byte] >> bit) & 1
         out = np.zeros(flat.shape, dtype=bool)
         candidates = np.flatnonzero(maybe)
         if len(candidates):
