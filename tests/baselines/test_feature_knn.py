@@ -67,6 +67,27 @@ def test_sharpness_lets_the_nearest_neighbour_dominate_and_can_be_set_per_task(t
         FeatureKNNScorer(tiny_kg, tiny_split, _table(), sharpness=0.0)
 
 
+def test_the_kept_similarity_block_gives_each_setting_what_a_fresh_scorer_gives(tiny_kg, tiny_split):
+    # the vote tuning scores the same queries at several (k, sharpness): the similarities are computed once
+    cands = np.array([BP0, BP1, BP2, BP3])
+    queries = np.array([P0, P1, P3])  # P1 is a training head: its self-similarity stays excluded
+    reused = FeatureKNNScorer(tiny_kg, tiny_split, _table(), popularity_weight=1e-3)
+    calls = []
+    similarities = reused._similarities
+    reused._similarities = lambda *a: calls.append(1) or similarities(*a)
+    for k, sharpness in [(1, 1.0), (2, 4.0), (1, 16.0), (3, 1.0)]:
+        reused.set_vote(PROT2BP.name, k, sharpness)
+        fresh = FeatureKNNScorer(
+            tiny_kg, tiny_split, _table(), popularity_weight=1e-3, k=k, sharpness=sharpness
+        )
+        np.testing.assert_array_equal(
+            reused.score(PROT2BP, queries, cands), fresh.score(PROT2BP, queries, cands)
+        )
+    assert len(calls) == 1
+    reused.score(PROT2BP, queries[:2], cands)  # other queries: computed anew
+    assert len(calls) == 2
+
+
 def test_task_without_training_heads_gives_zeros(tiny_kg, tiny_split):
     knn = FeatureKNNScorer(tiny_kg, tiny_split, _table(), k=3)
     task = Task("Prot2Drug", "protein", "no_such_relation", "drug")

@@ -19,7 +19,9 @@ never its own neighbour. Subclasses say what the similarity is (``feature_knn``:
 ``graph_context``: cosine of training-graph neighbourhoods) by implementing ``_features`` and ``_similarities``.
 
 Vectorised: one ``(queries x training heads)`` similarity block per call, ``torch.topk``, then a sparse
-``(queries x heads) @ (heads x candidates)`` product (scipy.sparse).
+``(queries x heads) @ (heads x candidates)`` product (scipy.sparse). The last similarity block is kept (per task
+and query set), so scoring the same queries with several ``(k, sharpness)`` settings, as the vote tuning does,
+computes the similarities once; the top-k of the same block is the same whichever call asks for it.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class NeighbourVoteScorer:
         self._cache: dict[tuple[str, str, str], TaskIndex | None] = {}
         self._columns_key: tuple | None = None
         self._columns: sp.csr_matrix | None = None
+        self._last_similarities: tuple[tuple, torch.Tensor] | None = None  # (task, queries) -> masked block
 
     @property
     def settings(self) -> dict:
@@ -162,21 +165,31 @@ class NeighbourVoteScorer:
         query_nodes = np.asarray(query_nodes, dtype=np.int64)
         if index is None:
             return np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
+        key = (task.key, query_nodes.tobytes())
+        last = self._last_similarities  # one tuple, read and replaced whole: safe across threads
         with torch.inference_mode():
-            return self._nearest(task, index, self._similarities(task, index, query_nodes), query_nodes)
+            if last is None or last[0] != key:
+                sims = self._similarities(task, index, query_nodes)
+                last = (key, (sims, self._exclude_self(index, sims, query_nodes)))
+                self._last_similarities = last
+            return self._nearest(task, index, *last[1], len(query_nodes))
 
-    def _nearest(self, task: Task, index: TaskIndex, sims: torch.Tensor, query_nodes: np.ndarray):
-        """Top-k of ``sims`` over the pool, a query never being its own neighbour."""
-        empty = np.zeros((len(query_nodes), 0), np.float32), np.zeros((len(query_nodes), 0), np.int64)
-        pos = np.searchsorted(index.heads, query_nodes)
-        pos_c = np.minimum(pos, len(index.heads) - 1)
-        is_head = index.heads[pos_c] == query_nodes
+    @staticmethod
+    def _exclude_self(index: TaskIndex, sims: torch.Tensor, query_nodes: np.ndarray) -> bool:
+        """Set each query's similarity to itself to -inf (a query is never its own neighbour); whether any
+        query is a pool node."""
+        pos = np.minimum(np.searchsorted(index.heads, query_nodes), len(index.heads) - 1)
+        is_head = index.heads[pos] == query_nodes
         if is_head.any():
             rows = torch.from_numpy(np.flatnonzero(is_head))
-            sims[rows, torch.from_numpy(pos_c[is_head])] = -float("inf")
-        k = min(self.vote_setting(task)[0], len(index.heads) - (1 if is_head.any() else 0))
+            sims[rows, torch.from_numpy(pos[is_head])] = -float("inf")
+        return bool(is_head.any())
+
+    def _nearest(self, task: Task, index: TaskIndex, sims: torch.Tensor, has_self: bool, n_queries: int):
+        """Top-k of ``sims`` (self-similarities already excluded) over the pool, best first."""
+        k = min(self.vote_setting(task)[0], len(index.heads) - (1 if has_self else 0))
         if k <= 0:
-            return empty
+            return np.zeros((n_queries, 0), np.float32), np.zeros((n_queries, 0), np.int64)
         vals, idx = torch.topk(sims, k, dim=1, largest=True, sorted=True)
         return vals.numpy(), index.heads[idx.numpy()]
 
@@ -209,7 +222,8 @@ class NeighbourVoteScorer:
         if index is None:
             return np.zeros((len(nodes), 0), np.float32), np.zeros((len(nodes), 0), np.int64)
         with torch.inference_mode():
-            return self._nearest(task, index, self._item_similarities(task, index, items), nodes)
+            sims = self._item_similarities(task, index, items)
+            return self._nearest(task, index, sims, self._exclude_self(index, sims, nodes), len(nodes))
 
     def _vote(self, task: Task, index: TaskIndex, nearest, candidate_nodes: np.ndarray) -> np.ndarray:
         candidate_nodes = np.asarray(candidate_nodes, dtype=np.int64)

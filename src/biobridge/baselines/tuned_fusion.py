@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from biobridge.baselines.parallel import parallel_map
 from biobridge.baselines.vote_tuning import fit_tuned_baseline, validation_samples
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import SplitLike
@@ -151,16 +150,6 @@ class TunedScoreFusion:
         return out
 
 
-def _map(function, items: list) -> list:
-    """``[function(x) for x in items]``, evaluated on one thread per core (NumPy releases the GIL in the
-    mixing and ranking of large arrays); same values in the same order, so the choice of weights is the same."""
-    workers = min(len(items), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    if workers <= 1:
-        return [function(x) for x in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, items))
-
-
 def _mixed_mrr(
     parts: list[np.ndarray | None],
     weights: Sequence[float],
@@ -192,16 +181,19 @@ def tune_fusion_weights(
     seed: int = 0,
     gate: str | None = None,
     min_group: int = 20,
+    samples: Sequence | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per task: the chosen weights, the validation MRR of every part alone and of the chosen mix, and the
     number of validation queries used (see the module docstring); with a ``gate``, the ``fallback`` weights
     and their group's figures where the task has them. Tasks without validation queries keep all weight on the
-    first part and say so."""
+    first part and say so. ``samples``: ``validation_samples(kg, validation, tasks, max_queries,
+    candidate_policy, scorable, seed)`` when the caller has it already."""
     grid = simplex_grid(len(scorers), step)
     names = [s.name for s in scorers]
     gate_part = scorers[names.index(gate)] if gate in names else None
     out: dict[str, dict[str, Any]] = {}
-    samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
+    if samples is None:
+        samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
     for task, queries, q_nodes, gold in samples:
         if queries is None:
             out[task.name] = {"weights": list(grid[0]), "n_queries": 0, "note": "no validation queries"}
@@ -300,7 +292,7 @@ def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None 
     def mrr(weights: tuple[float, ...]) -> float:
         return _mixed_mrr(parts, weights, cells)
 
-    scores = _map(mrr, usable)
+    scores = parallel_map(mrr, usable)
     best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
     weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
     by_weights = dict(zip(usable, scores, strict=True))  # the grid holds every part alone
@@ -343,21 +335,22 @@ def fit_tuned_fusion(
     whose silent queries get fallback weights (see the module docstring). Returns the fusion, the weights'
     tuning record per task and the votes' per part."""
     scorable = table.has_embedding(np.arange(kg.num_nodes)) if table is not None else None
-    sample = {
-        "max_queries": max_queries,
-        "candidate_policy": candidate_policy,
-        "scorable": scorable,
-        "seed": seed,
-    }
+    tasks = list(tasks)
+    # one draw of the validation queries serves every vote's tuning and the weights'
+    samples = list(validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed))
     on_validation, on_split, votes = [], [], {}
     for part in parts:
-        fitted = fit_tuned_baseline(part, kg, split, validation, tasks, table, k, hits, vote_grid, **sample)
+        fitted = fit_tuned_baseline(
+            part, kg, split, validation, tasks, table, k, hits, vote_grid, samples=samples
+        )
         on_validation.append(fitted[0])
         on_split.append(fitted[1])
         if fitted[2]:
             votes[part] = fitted[2]
     scorers = [scorer, *on_validation]
-    tuned = tune_fusion_weights(kg, validation, scorers, list(tasks), step=step, gate=gate, **sample)
+    tuned = tune_fusion_weights(
+        kg, validation, scorers, tasks, step=step, gate=gate, seed=seed, samples=samples
+    )
     fallback = {task: t["fallback"]["weights"] for task, t in tuned.items() if "fallback" in t}
     fusion = TunedScoreFusion(
         [scorer, *on_split],
@@ -382,7 +375,7 @@ def _refine(weights, best_mrr, mrr, applicable, delta, max_rounds: int = 10):
                 moves.append(tuple(w))
         if not moves:
             break
-        scores = _map(mrr, moves)
+        scores = parallel_map(mrr, moves)
         k = int(np.argmax(scores))
         if scores[k] <= best_mrr:
             break

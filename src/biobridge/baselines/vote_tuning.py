@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from biobridge.baselines.neighbour_vote import NeighbourVoteScorer
+from biobridge.baselines.parallel import parallel_map
 from biobridge.baselines.registry import build_baseline
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import KGIndex, SplitLike, TaskQueries, build_task_queries
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 VOTE_GRID: dict[str, tuple] = {"k": (5, 10, 20, 50), "sharpness": (1.0, 4.0, 16.0)}
 
 
+Sample = tuple[Task, "TaskQueries | None", "np.ndarray | None", "np.ndarray | None"]
+
+
 def validation_samples(
     kg: KnowledgeGraph,
     validation: SplitLike,
@@ -45,10 +49,12 @@ def validation_samples(
     candidate_policy: str = "relation",
     scorable: np.ndarray | None = None,
     seed: int = 0,
-) -> Iterator[tuple[Task, TaskQueries | None, np.ndarray | None, np.ndarray | None]]:
+) -> Iterator[Sample]:
     """Per task, in order: ``(task, queries, query nodes, gold mask)`` of at most ``max_queries`` of its validation
     queries, drawn without replacement and kept in their order (the same sample for the same seed and tasks, so
-    the votes and the hybrid's weights are tuned on the same queries); ``queries`` is None for a task without."""
+    the votes and the hybrid's weights are tuned on the same queries); ``queries`` is None for a task without.
+    A list of them can be passed as ``samples`` to ``tune_votes`` and ``tune_fusion_weights``, which then skip
+    drawing them again."""
     rng = np.random.Generator(np.random.PCG64(seed))
     index = KGIndex(kg)
     for task in tasks:
@@ -72,23 +78,33 @@ def tune_votes(
     candidate_policy: str = "relation",
     scorable: np.ndarray | None = None,
     seed: int = 0,
+    samples: Sequence[Sample] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per task: the chosen ``k`` and ``sharpness``, their validation MRR, the MRR of every grid point and the
     number of validation queries. ``scorer`` (a ``NeighbourVoteScorer`` fitted on ``validation``) keeps the
     chosen settings (``scorer.per_task``). Tasks the scorer cannot answer, or without validation queries, are
-    left out and keep the scorer's own setting."""
+    left out and keep the scorer's own setting. ``samples``: ``validation_samples``' output when the caller has
+    it (the other sampling arguments are then unused). The sharpness values of one ``k`` are ranked in parallel
+    (``parallel_map``): the same MRRs in the same order."""
     points = [(int(k), float(p)) for k in grid["k"] for p in grid["sharpness"]]
     out: dict[str, dict[str, Any]] = {}
-    samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
+    if samples is None:
+        samples = validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)
     for task, queries, q_nodes, gold in samples:
         if queries is None:
             continue
         mrrs, cells = [], GoldCells.of(gold)  # the gold located once for every grid point
+
+        def mrr(scores: np.ndarray, cells: GoldCells = cells) -> float:
+            return rank_metrics(filtered_realistic_ranks(scores, cells)[1], ks=())["mrr"]
+
         try:
-            for k, sharpness in points:
-                scorer.set_vote(task.name, k, sharpness)
-                scores = scorer.score(task, q_nodes, queries.candidate_nodes)
-                mrrs.append(rank_metrics(filtered_realistic_ranks(scores, cells)[1], ks=())["mrr"])
+            for k in dict.fromkeys(k for k, _ in points):
+                batch = []
+                for sharpness in (p for kk, p in points if kk == k):
+                    scorer.set_vote(task.name, k, sharpness)
+                    batch.append(scorer.score(task, q_nodes, queries.candidate_nodes))
+                mrrs.extend(parallel_map(mrr, batch))
         except NotApplicableError:
             scorer.per_task.pop(task.name, None)
             continue
