@@ -37,6 +37,9 @@ def _check_numbers(section: str, obj: Any, rules: dict[str, tuple[type, Any, flo
             raise ValueError(f"{section}.{name} must be {bounds}, got {value!r}")
 
 
+DROPOUT_MASKS = ("torch", "fast")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     hidden_dim: int = 128
@@ -44,6 +47,9 @@ class ModelConfig:
     n_heads: int = 4
     ff_dim: int = 256
     dropout: float = 0.1
+    # "torch": nn.Dropout; "fast": the encoder layers' dropouts draw their masks as 15-bit uniforms, four per
+    # 64-bit random number (``biobridge.bridge.dropout``: p rounded to 1/32768, another random stream)
+    dropout_mask: str = "torch"
     activation: str = "gelu"
     residual: bool = True
     # Standardise each input dimension with the mean/std of the training nodes of its type (stored in the model).
@@ -67,6 +73,8 @@ class ModelConfig:
                 "context_sharpness": (float, 0.0, None, False),
             },
         )
+        if self.dropout_mask not in DROPOUT_MASKS:
+            raise ValueError(f"model.dropout_mask must be one of {DROPOUT_MASKS}, got {self.dropout_mask!r}")
         if self.n_layers and self.hidden_dim % self.n_heads:
             raise ValueError(
                 f"model.hidden_dim ({self.hidden_dim}) must be a multiple of model.n_heads ({self.n_heads})"
@@ -227,7 +235,12 @@ PRESETS: dict[str, RunConfig] = {
     "paper": RunConfig(
         preset="paper",
         model=ModelConfig(
-            hidden_dim=768, n_layers=6, n_heads=12, ff_dim=2048, dropout=0.1, standardize_inputs=False
+            hidden_dim=768,
+            n_layers=6,
+            n_heads=12,
+            ff_dim=2048,
+            dropout=0.1,
+            standardize_inputs=False,
         ),
         train=TrainConfig(
             epochs=10,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from biobridge.bridge.dropout import use_fast_dropout
 from biobridge.config import ModelConfig
 
 
@@ -93,6 +94,8 @@ class BridgeModel(nn.Module):
             self.encoder: nn.Module | None = nn.TransformerEncoder(
                 layer, num_layers=config.n_layers, enable_nested_tensor=False
             )
+            if config.dropout_mask == "fast":
+                use_fast_dropout(self.encoder)
         else:
             self.encoder = None
 
