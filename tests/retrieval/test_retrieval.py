@@ -44,6 +44,30 @@ def test_single_query_path_matches_the_batch_and_breaks_ties_by_candidate_order(
     np.testing.assert_allclose(scores, [[1.0, 0.6, 0.6]], rtol=1e-6)
 
 
+@pytest.mark.parametrize("k", [1, 3, 10, 70])
+def test_batch_search_over_tiles_breaks_ties_by_candidate_order(k):
+    # half the candidates share a few directions: many queries meet exactly tied candidates, within and
+    # across tiles, among distinct ones
+    rng = np.random.default_rng(k)
+    directions = rng.normal(size=(6, 8)).astype(np.float32)
+    vecs = np.concatenate([directions[rng.integers(0, 6, size=200)], rng.normal(size=(200, 8))])
+    vecs = vecs[rng.permutation(400)].astype(np.float32)
+    q = np.concatenate([directions[rng.integers(0, 6, size=20)], rng.normal(size=(20, 8)).astype(np.float32)])
+    index = CandidateIndex(vecs, np.arange(400) + 7)
+    scores, nodes = index.search(torch.from_numpy(q), k=k, chunk=16, tile=32)
+    full = (index.vectors @ torch.nn.functional.normalize(torch.from_numpy(q), dim=1).T).T.numpy()
+    for row in range(len(q)):
+        # exact: the k-th score is the true k-th, every kept score is the candidate's own, and the list is
+        # best first with ties in candidate order
+        kth = np.sort(full[row])[::-1][k - 1]
+        pos = nodes[row] - 7
+        np.testing.assert_allclose(scores[row], full[row, pos], atol=1e-6)
+        assert scores[row, -1] == pytest.approx(kth, abs=1e-6)
+        order = sorted(range(400), key=lambda c: (-round(float(full[row, c]), 5), c))
+        assert pos.tolist() == order[:k]
+        assert np.array_equal(nodes[row], index.search(torch.from_numpy(q[row : row + 1]), k=k)[1][0])
+
+
 @pytest.fixture(scope="module")
 def bridge(tiny_run):
     return Bridge.from_pretrained(tiny_run / "model")
