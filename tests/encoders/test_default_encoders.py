@@ -109,6 +109,17 @@ def test_morgan_invalid_inputs(capfd):
     assert "SMILES Parse Error" not in capfd.readouterr().err  # RDKit noise silenced
 
 
+def test_morgan_fingerprints_parse_once_and_mark_the_invalid():
+    enc = MorganEncoder()
+    items = ["CCO", "C1CC", "", None, "   ", "CC(=O)Oc1ccccc1C(=O)O", "CC(C)(C)(C)(C)C"]
+    bits, valid = enc.fingerprints(items)
+    expected = [isinstance(s, str) and enc.invalid_reason(s) is None for s in items]
+    np.testing.assert_array_equal(valid, expected)
+    assert bits.dtype == np.float32 and bits.shape == (len(items), enc.n_bits)
+    np.testing.assert_array_equal(bits[valid], enc.encode([s for s, ok in zip(items, valid) if ok]))
+    assert not bits[~valid].any()
+
+
 def test_minilm_conformance(minilm):
     assert minilm.dim == 384 and minilm.modality == "text"
     assert minilm.name == "hf-text:all-MiniLM-L6-v2:mean+l2:max256"

@@ -57,6 +57,8 @@ class HomologyKNNScorer(NeighbourVoteScorer):
         self._matrix = hits.node_matrix(kg.num_nodes)  # csr (num_nodes, num_nodes) bit scores
         self._relative = _relative_to_best_hit(self._matrix)
         self._last_search: tuple[tuple[str, ...], sp.csr_matrix] | None = None
+        self._training_nodes: np.ndarray | None = None  # nodes in some TRAIN triple, sorted
+        self._last_spread: tuple[bytes, sp.csr_matrix] | None = None  # (candidate pool, its homology)
         self._tanimoto = TanimotoKNNScorer(kg, split, table=table, k=tail_k)
         self._feature = FeatureKNNScorer(kg, split, table=table, k=tail_k) if table is not None else None
         for inner in (self._tanimoto, self._feature):
@@ -81,7 +83,12 @@ class HomologyKNNScorer(NeighbourVoteScorer):
         return self._spread(base, candidate_nodes)
 
     def _spread(self, base: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
-        spread = self._relative[candidate_nodes][:, candidate_nodes]  # (C, C) homology among candidates
+        key = np.ascontiguousarray(candidate_nodes).tobytes()
+        last = self._last_spread  # the evaluator asks for the same pool chunk after chunk
+        if last is None or last[0] != key:
+            last = (key, self._relative[candidate_nodes][:, candidate_nodes])  # (C, C) homology among them
+            self._last_spread = last
+        spread = last[1]
         return (base + self.smoothing * np.asarray(spread @ base.T).T).astype(np.float32)
 
     def _query_type_scorer(self, task: Task) -> NeighbourVoteScorer:
@@ -95,7 +102,9 @@ class HomologyKNNScorer(NeighbourVoteScorer):
         """Every training protein (a node of the type in some TRAIN triple), as a search against the training
         proteins finds them: the ``k`` best hits vote, those without the task's edges for nothing."""
         ix = self._index
-        ends = np.union1d(ix.head[self._train], ix.tail[self._train])
+        if self._training_nodes is None:  # the same for every task
+            self._training_nodes = np.unique(np.concatenate([ix.head[self._train], ix.tail[self._train]]))
+        ends = self._training_nodes
         pool = ends[ix.node_type_code[ends] == ix.type_id(task.head_type)]
         return np.union1d(pool, heads)
 

@@ -47,13 +47,8 @@ class TanimotoKNNScorer(NeighbourVoteScorer):
     def _fingerprints_of(self, node_type: str, nodes: np.ndarray) -> torch.Tensor:
         if node_type not in self._fingerprints:
             all_nodes = self.kg.nodes_of_type(node_type)
-            smiles = self.kg.nodes.loc[all_nodes, "feature"].tolist()
-            valid = np.array([isinstance(s, str) and self._morgan.invalid_reason(s) is None for s in smiles])
-            bits = np.zeros((len(all_nodes), self._morgan.n_bits), dtype=np.float32)
-            bits[valid] = self._morgan.encode_prevalidated(
-                [s for s, ok in zip(smiles, valid, strict=True) if ok]
-            )
-            self._fingerprints[node_type] = (all_nodes, torch.from_numpy(bits))
+            bits, _ = self._morgan.fingerprints(self.kg.nodes.loc[all_nodes, "feature"].tolist())
+            self._fingerprints[node_type] = (all_nodes, torch.from_numpy(bits))  # unparsable: zero rows
         all_nodes, bits = self._fingerprints[node_type]
         return bits[torch.from_numpy(np.searchsorted(all_nodes, nodes))]
 

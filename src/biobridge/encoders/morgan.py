@@ -86,6 +86,22 @@ class MorganEncoder(Encoder):
             )
         return self._generator
 
+    def fingerprints(self, items: list) -> tuple[np.ndarray, np.ndarray]:
+        """``(bits, valid)``: float32 (n, n_bits) fingerprints of the items RDKit parses (zero rows for the
+        others) and the bool mask of those items; one parse per item, where ``invalid_reason`` followed by
+        ``encode`` parses each twice."""
+        gen = self._gen()
+        bits = np.zeros((len(items), self.n_bits), dtype=np.float32)
+        valid = np.zeros(len(items), dtype=bool)
+        for i, smiles in enumerate(items):
+            if not isinstance(smiles, str) or not smiles.strip():
+                continue
+            mol, _ = _parse(smiles)
+            if mol is not None:
+                bits[i] = gen.GetFingerprintAsNumPy(mol)
+                valid[i] = True
+        return bits, valid
+
     def _encode_valid(self, items: list[str], batch_size: int | None, progress: bool) -> np.ndarray:
         gen = self._gen()
         out = np.zeros((len(items), self.n_bits), dtype=np.float32)
