@@ -26,7 +26,12 @@ TINY = replace(
         BridgeVariant(
             "biobridge-paper",
             "paper",
-            {"train.epochs": 1, "train.max_triples_per_epoch": 128, "train.batch_size": 128},
+            {
+                "train.epochs": 1,
+                "train.max_triples_per_epoch": 128,
+                "train.batch_size": 128,
+                "train.compile": False,
+            },
             "paper preset REDUCED: 128 triples",
         ),
     ),

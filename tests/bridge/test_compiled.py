@@ -52,3 +52,10 @@ def test_compile_is_a_boolean_setting():
         from biobridge.config import RunConfig, with_overrides
 
         with_overrides(RunConfig(), {"train.compile": "yes"})
+
+
+def test_compilation_is_on_where_runs_are_long():
+    from biobridge.config import preset
+
+    assert preset("paper").train.compile  # ~1,400 steps at paper scale repay a minute of compiling
+    assert not preset("cpu").train.compile  # its step is not bound by the encoder
