@@ -116,7 +116,9 @@ def test_morgan_fingerprints_parse_once_and_mark_the_invalid():
     expected = [isinstance(s, str) and enc.invalid_reason(s) is None for s in items]
     np.testing.assert_array_equal(valid, expected)
     assert bits.dtype == np.float32 and bits.shape == (len(items), enc.n_bits)
-    np.testing.assert_array_equal(bits[valid], enc.encode([s for s, ok in zip(items, valid) if ok]))
+    np.testing.assert_array_equal(
+        bits[valid], enc.encode([s for s, ok in zip(items, valid, strict=True) if ok])
+    )
     assert not bits[~valid].any()
 
 
