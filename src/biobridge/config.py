@@ -114,7 +114,7 @@ class TrainConfig:
     # "fp32", or "bf16": forward pass and loss under torch.autocast in bfloat16 (weights, gradients and optimizer
     # state stay float32). Fast on CPUs with AMX / AVX512-BF16 and on recent GPUs; slower where bf16 is emulated.
     precision: str = "fp32"
-    # the transformer encoder through torch.compile while training (``biobridge.bridge.compiled``): 1.08-1.17x
+    # the transformer encoder through torch.compile while training (``biobridge.bridge.compiled``): 1.08-1.24x
     # per paper-preset step on CPU after ~1 min of compilation (on in that preset), nothing for the cpu preset;
     # eager if it fails
     compile: bool = False

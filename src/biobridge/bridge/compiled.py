@@ -1,8 +1,8 @@
 """``train.compile``: the bridge's transformer encoder through ``torch.compile`` while it trains, eager otherwise.
 
 Measured on 2 CPU cores (docs/benchmarks.md, performance): a `paper`-preset step 1.17x faster (Intel, AVX-512)
-and 1.08x (AMD EPYC, AVX2) after a first step of about 50-70 s more (compilation, once per run), which a paper-scale
-run (about 1,400 steps) repays many times: on in the `paper` preset. The `cpu` preset gets nothing from it (its
+and 1.08-1.24x (AMD EPYC, AVX2; two runs) after a first step of about 50 s more (compilation, once per run),
+which a paper-scale run (about 1,400 steps) repays many times: on in the `paper` preset. The `cpu` preset gets nothing from it (its
 128-wide encoder is not what bounds its step): off there. The compiled function is installed on the model
 instance for the run and removed afterwards (evaluation and retrieval stay eager: a model in eval mode would
 compile again). If compilation fails (no C++ compiler, an unsupported backend), a warning says so and the run

@@ -117,7 +117,7 @@ def train(
         None,
         "--compile/--no-compile",
         help="Override train.compile (on in the paper preset): the encoder through torch.compile while "
-        "training (paper preset on CPU: 1.08-1.17x per step after about a minute of compiling).",
+        "training (paper preset on CPU: 1.08-1.24x per step after about a minute of compiling).",
     ),
     out: Path | None = typer.Option(None, help="Run directory (default WORKDIR/model)."),
     progress: bool = typer.Option(True, help="Progress bars."),
