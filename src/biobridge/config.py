@@ -257,7 +257,7 @@ PRESETS: dict[str, RunConfig] = {
             in_batch_logq=False,
             relation_exponent=1.0,
             max_triples_per_epoch=None,
-            compile=True,  # a paper-scale run takes ~1,400 steps: the minute of compilation pays back in ten
+            compile=True,  # ~1,400 steps at paper scale; compiling (~1 min) pays back within about ten
         ),
         retriever=RetrieverConfig(kind="bridge"),  # the paper's method: the bridge alone
     ),
