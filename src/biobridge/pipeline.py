@@ -435,14 +435,16 @@ def evaluate_run(
     """Evaluate a loaded run's shipped retriever (and, with ``baselines``, popularity and homology-kNN, the
     biologist's first try) on its split; write metrics.json and metrics.md."""
     kg, split, table = loaded.kg, loaded.split, loaded.table
-    scorers = [build_retriever(loaded.run, loaded.model, kg, split, table, loaded.store)]
+    retriever = build_retriever(loaded.run, loaded.model, kg, split, table, loaded.store)
+    scorers = [retriever]
     if baselines:
         scorers.append(PopularityScorer(kg, split))
         hits = protein_hits(kg, loaded.store, ["homology-knn"])
         if hits is not None:
             # with the votes' settings the run's hybrid chose on its validation heads, if any
             votes = part_votes(loaded.run.retriever, "homology-knn")
-            scorers.append(build_baseline("homology-knn", kg, split, table, hits=hits, per_task=votes))
+            homology = build_baseline("homology-knn", kg, split, table, hits=hits, per_task=votes)
+            scorers.append(_own_part(retriever, homology))
     start = time.perf_counter()
     result = evaluate(
         kg,
@@ -455,6 +457,15 @@ def evaluate_run(
     result.to_json(Path(out_dir) / "metrics.json")
     write_text(Path(out_dir) / "metrics.md", result.to_markdown())
     return result
+
+
+def _own_part(retriever, baseline):
+    """The retriever's own part when it is ``baseline``'s method with the same settings (a hybrid's
+    homology-kNN): the same scores, from state fitted once; else ``baseline``."""
+    for part in getattr(retriever, "scorers", ()):
+        if part.name == baseline.name and part.settings == baseline.settings:
+            return part
+    return baseline
 
 
 def run_evaluation(

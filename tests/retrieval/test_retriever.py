@@ -90,3 +90,17 @@ def test_a_reused_run_is_tuned_again_when_the_retriever_settings_change(tiny_run
     assert again["config"]["vote_k"] == [5]
     chosen = [vote for part in again["votes"].values() for vote in part.values()]
     assert chosen and all(v["k"] == 5 and v["sharpness"] == 4.0 for v in chosen)
+
+
+def test_evaluation_scores_homology_knn_with_the_hybrids_own_part():
+    class Part:
+        def __init__(self, name, settings):
+            self.name, self.settings = name, settings
+
+    class Retriever:
+        scorers = [Part("bridge", {}), Part("homology-knn", {"k": 20})]
+
+    same, other = Part("homology-knn", {"k": 20}), Part("homology-knn", {"k": 5})
+    assert pipeline._own_part(Retriever(), same) is Retriever.scorers[1]  # fitted once, same scores
+    assert pipeline._own_part(Retriever(), other) is other  # other settings: its own
+    assert pipeline._own_part(Part("bridge", {}), same) is same  # a bridge-only run has no parts
