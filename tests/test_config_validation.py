@@ -30,6 +30,8 @@ from biobridge.config import load_run_config, preset, with_overrides
         ("retriever.k", 0, "retriever.k must be >= 1"),
         ("retriever.step", 0.0, "retriever.step must be > 0"),
         ("retriever.max_queries", 0, "retriever.max_queries must be >= 1"),
+        ("retriever.bagging", -1, "retriever.bagging must be >= 0"),
+        ("retriever.bagging", 2.5, "retriever.bagging must be a whole number"),
         ("retriever.vote_k", [10, 0], "retriever.vote_k must be integers >= 1"),
         ("retriever.vote_k", [], "retriever.vote_k must be integers >= 1"),
         ("retriever.vote_sharpness", [1, -2], "retriever.vote_sharpness must be positive numbers"),

@@ -120,6 +120,16 @@ def test_hybrid_interrupted_while_tuning_is_only_tuned_on_resume(tmp_path_factor
     assert run.retriever is not None and run.retriever["weights_sha256"] == run.weights_sha256
     split = pipeline.Split.load(pipeline.Workdir(workdir).split("paper", 42))
     assert run.is_complete(config, split.content_hash())
+    # a record tuned with other retriever settings (here: before `bagging` existed) is not complete: reusing
+    # the run tunes it again and leaves the bridge as it is
+    record = json.loads((out / "retriever.json").read_text())
+    del record["config"]["bagging"]
+    (out / "retriever.json").write_text(json.dumps(record))
+    assert not run.is_complete(config, split.content_hash())
+    run = pipeline.train(workdir, config, out_dir=out, progress=False, reuse=True)
+    assert (out / "model.safetensors").read_bytes() == trained
+    assert run.retriever["config"]["bagging"] == config.retriever.bagging
+    assert run.is_complete(config, split.content_hash())
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])

@@ -162,7 +162,9 @@ class RetrieverConfig:
     """What a trained run ships (``biobridge.retrieval.retriever``): the bridge alone, or the ``hybrid``: the
     bridge's scores mixed with the baselines ``parts`` (``biobridge.baselines.build_baseline`` names), one
     weight vector per task tuned on ``validation_fraction`` of the training heads held out from the bridge's
-    training (grid ``step``, at most ``max_queries`` validation queries per task). Before the weights, each
+    training (grid ``step``, at most ``max_queries`` validation queries per task; with ``bagging`` > 0 the mean
+    of the best grid points of that many bootstrap resamples of those queries, else the best grid point refined
+    by hill-climbing). Before the weights, each
     neighbour vote among the parts gets its number of neighbours and sharpness per task from ``vote_k`` x
     ``vote_sharpness`` on the same validation queries (``biobridge.baselines.vote_tuning``); ``k``: the
     neighbours of a vote for tasks without validation queries. ``gate``: when it is one of the ``parts`` (a
@@ -179,6 +181,7 @@ class RetrieverConfig:
     vote_k: tuple[int, ...] = (5, 10, 20, 50)
     vote_sharpness: tuple[float, ...] = (1.0, 4.0, 16.0)
     gate: str = "homology-knn"
+    bagging: int = 100
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
@@ -203,6 +206,7 @@ class RetrieverConfig:
                 "k": (int, 1, None, False),
                 "step": (float, _POSITIVE, 1.0, False),
                 "max_queries": (int, 1, None, False),
+                "bagging": (int, 0, None, False),
             },
         )
 

@@ -5,6 +5,8 @@ import pytest
 
 from biobridge.baselines.tuned_fusion import (
     TunedScoreFusion,
+    _bagged_weights,
+    _neighbourhood,
     simplex_grid,
     standardise_rows,
     tune_fusion_weights,
@@ -152,3 +154,50 @@ def test_a_fallback_that_does_not_help_on_held_out_silent_queries_is_rejected():
     assert "fallback" not in entry and entry["weights"] == [0.0, 1.0, 0.0]
     ungated = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5)["Prot2BP"]
     assert entry["n_queries"] == ungated["n_queries"] and entry["validation_mrr"] == ungated["validation_mrr"]
+
+
+def test_bagged_weights_are_the_mean_of_the_bootstrap_winners():
+    # two grid points, five queries with one gold pair each (query 4 has two): "a" ranks queries 0-2 first,
+    # "b" queries 3-4; each bootstrap resample picks the point with the higher MRR over its draws
+    usable = [(1.0, 0.0), (0.0, 1.0)]
+    query_of = np.array([0, 1, 2, 3, 4, 4])
+    ranks_a = np.array([1.0, 1.0, 1.0, 4.0, 4.0, 8.0])
+    ranks_b = np.array([3.0, 3.0, 3.0, 1.0, 1.0, 1.0])
+    ranked = [(query_of, ranks_a), (query_of, ranks_b)]
+    weights = _bagged_weights(ranked, usable, 5, bagging=40, seed=3)
+    draws = np.random.default_rng(3).integers(0, 5, size=(40, 5))
+    wins_b = 0
+    for draw in draws:
+        pairs = np.concatenate([np.flatnonzero(query_of == q) for q in draw])
+        mrr = [np.mean(1.0 / r[pairs]) for r in (ranks_a, ranks_b)]
+        wins_b += int(mrr[1] > mrr[0])
+    assert 0 < wins_b < 40  # the resamples disagree, so the mean lies inside the segment
+    assert weights == pytest.approx((1 - wins_b / 40, wins_b / 40), abs=1e-6)
+    assert _bagged_weights(ranked, usable, 5, bagging=40, seed=3) == weights  # seeded
+
+
+def test_the_neighbourhood_of_a_grid_point_holds_the_finer_points_around_it():
+    # moves of 0.25 from (1, 0, 0), the third part not applicable: never given weight
+    near = _neighbourhood((1.0, 0.0, 0.0), [True, True, False], 0.25, known={(0.5, 0.5, 0.0)})
+    assert near == [(0.75, 0.25, 0.0)]
+    near = _neighbourhood((0.5, 0.5, 0.0), [True, True, True], 0.25, known=set())
+    assert (0.75, 0.25, 0.0) in near and (0.25, 0.5, 0.25) in near and (0.5, 0.0, 0.5) in near
+    assert (0.5, 0.5, 0.0) not in near and len(near) == len(set(near))
+    assert all(abs(sum(w) - 1) < 1e-9 and min(w) >= 0 for w in near)
+
+
+def test_bagging_shares_the_weight_between_equally_good_parts_and_keeps_it_off_noise():
+    kg, split, gold = _kg_and_gold()
+    n, rng = kg.num_nodes, np.random.default_rng(0)
+    # two equally informative parts with independent noise (neither alone ranks every gold first), and noise
+    parts = [
+        MatrixScorer(gold + 3 * rng.random((n, n)), "one"),
+        MatrixScorer(gold + 3 * rng.random((n, n)), "other"),
+        MatrixScorer(rng.random((n, n)), "noise"),
+    ]
+    single = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5)["Prot2BP"]
+    bagged = tune_fusion_weights(kg, split, parts, [PROT2BP], step=0.5, bagging=50)["Prot2BP"]
+    w = bagged["weights"]
+    assert sum(w) == pytest.approx(1.0) and w[2] < 0.1 and min(w[0], w[1]) > 0.2
+    assert bagged["validation_mrr"] > max(single["validation_mrr_alone"].values())
+    assert bagged["validation_mrr_grid"] == pytest.approx(single["validation_mrr_grid"])

@@ -5,7 +5,11 @@ query's candidates (mean 0, standard deviation 1; a constant row becomes 0) and 
 lie on a grid over the simplex (step ``step``). ``tune_fusion_weights`` picks, for each task, the grid point
 with the best validation MRR (filtered, realistic ranks, as in the evaluator) on at most ``max_queries``
 validation queries (ties go to the earlier grid point; the grid starts with all weight on the first part),
-then hill-climbs from it in moves of ``step / 2`` while the validation MRR strictly improves.
+then hill-climbs from it in moves of ``step / 2`` while the validation MRR strictly improves. With ``bagging``
+B > 0 it instead scores the grid and the points one or two moves of ``step / 2`` from its best point, draws B
+bootstrap resamples of the validation queries (seeded), takes each resample's best point and averages them: a
+few hundred validation queries rank weight vectors noisily, and the mean of the resamples' choices is less tied
+to the particular queries drawn (bagged selection, as in Caruana et al.'s ensemble selection, 2004).
 
 With a ``gate`` (the name of a neighbour-vote part, homology-kNN in the shipped hybrid), a task's queries the
 gate is silent for (no neighbour of positive similarity: a protein without any sequence hit) get their own weight
@@ -150,15 +154,16 @@ class TunedScoreFusion:
         return out
 
 
-def _mixed_mrr(
+def _mixed_ranks(
     parts: list[np.ndarray | None],
     weights: Sequence[float],
     gold: np.ndarray | GoldCells,
     fallback: Sequence[float] | None = None,
     silent: np.ndarray | None = None,
-) -> float:
-    """Validation MRR of the mix (``fallback`` weights on the ``silent`` rows when given); ``gold``: the bool
-    mask or, when many mixes are scored against it, its ``GoldCells``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query row, filtered realistic rank) of every gold pair under the mix (``fallback`` weights on the
+    ``silent`` rows when given); ``gold``: the bool mask or, when many mixes are ranked against it, its
+    ``GoldCells``."""
     shape = gold.mask.shape if isinstance(gold, GoldCells) else gold.shape
     mixed = np.zeros(shape, dtype=np.float32)
     for i, (part, w) in enumerate(zip(parts, weights, strict=True)):
@@ -166,7 +171,12 @@ def _mixed_mrr(
             mixed += np.float32(w) * part
         if fallback is not None and (w or fallback[i]):
             mixed[silent] += np.float32(fallback[i] - w) * part[silent]
-    return rank_metrics(filtered_realistic_ranks(mixed, gold)[1], ks=())["mrr"]
+    return filtered_realistic_ranks(mixed, gold)
+
+
+def _mixed_mrr(parts, weights, gold, fallback=None, silent=None) -> float:
+    """Validation MRR of the mix (see ``_mixed_ranks``)."""
+    return rank_metrics(_mixed_ranks(parts, weights, gold, fallback, silent)[1], ks=())["mrr"]
 
 
 def tune_fusion_weights(
@@ -182,6 +192,7 @@ def tune_fusion_weights(
     gate: str | None = None,
     min_group: int = 20,
     samples: Sequence | None = None,
+    bagging: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """Per task: the chosen weights, the validation MRR of every part alone and of the chosen mix, and the
     number of validation queries used (see the module docstring); with a ``gate``, the ``fallback`` weights
@@ -209,12 +220,12 @@ def tune_fusion_weights(
         usable = [w for w in grid if all(ok or not wi for ok, wi in zip(applicable, w, strict=True))]
         silent = _silent_rows(gate_part, task, q_nodes, min_group)
         if silent is None:
-            entry = _tune(parts, gold, applicable, usable, step, names)
+            entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
             entry["n_queries"] = len(q_nodes)
         else:
-            entry = _tune(parts, gold, applicable, usable, step, names, ~silent)
+            entry = _tune(parts, gold, applicable, usable, step, names, ~silent, bagging, seed)
             check = _check_fallback(
-                parts, gold, applicable, usable, step, names, entry["weights"], silent, seed
+                parts, gold, applicable, usable, step, names, entry["weights"], silent, seed, bagging
             )
             log.info(
                 "fusion fallback check %s: held-out MRR on %d silent queries %.4f with its own weights, %.4f "
@@ -226,13 +237,13 @@ def tune_fusion_weights(
                 "adopted" if check["adopted"] else "rejected",
             )
             if check["adopted"]:
-                fallback = _tune(parts, gold, applicable, usable, step, names, silent)
+                fallback = _tune(parts, gold, applicable, usable, step, names, silent, bagging, seed)
                 entry["n_queries"] = int((~silent).sum())
                 fallback["n_queries"] = int(silent.sum())
                 both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
                 entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
             else:  # one weight vector for all the task's queries, as without a gate
-                entry = _tune(parts, gold, applicable, usable, step, names)
+                entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
                 entry["n_queries"] = len(q_nodes)
             entry["fallback_check"] = check
         out[task.name] = entry
@@ -259,7 +270,7 @@ def _silent_rows(gate, task: Task, q_nodes: np.ndarray, min_group: int) -> np.nd
 
 
 def _check_fallback(
-    parts, gold, applicable, usable, step, names, weights, silent, seed: int
+    parts, gold, applicable, usable, step, names, weights, silent, seed: int, bagging: int = 0
 ) -> dict[str, Any]:
     """Would fallback weights help the ``silent`` queries? Two folds over them (seeded halves): weights tuned
     on one half are scored on the other; against ``weights``, tuned on the other queries, so held out for all
@@ -269,7 +280,7 @@ def _check_fallback(
     halves = [np.isin(np.arange(len(gold)), order[i::2]) for i in (0, 1)]
     held_out = 0.0
     for tune_on, score_on in ((halves[0], halves[1]), (halves[1], halves[0])):
-        fold = _tune(parts, gold, applicable, usable, step, names, tune_on)["weights"]
+        fold = _tune(parts, gold, applicable, usable, step, names, tune_on, bagging, seed)["weights"]
         held_out += _mixed_mrr(_rows(parts, score_on), fold, gold[score_on]) * score_on.sum() / len(rows)
     main = _mixed_mrr(_rows(parts, silent), weights, gold[silent])
     return {
@@ -283,8 +294,19 @@ def _rows(parts: list[np.ndarray | None], rows: np.ndarray) -> list[np.ndarray |
     return [None if p is None else p[rows] for p in parts]
 
 
-def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None = None) -> dict[str, Any]:
-    """The best grid point for the queries ``rows`` (all when None), refined by hill-climbing."""
+def _tune(
+    parts,
+    gold,
+    applicable,
+    usable,
+    step,
+    names,
+    rows: np.ndarray | None = None,
+    bagging: int = 0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The best grid point for the queries ``rows`` (all when None), refined by hill-climbing; with
+    ``bagging`` > 0, the bagged choice among the grid and the best grid point's neighbourhood."""
     if rows is not None:
         parts, gold = _rows(parts, rows), gold[rows]
     cells = GoldCells.of(gold)  # located once for every weight vector tried
@@ -292,9 +314,18 @@ def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None 
     def mrr(weights: tuple[float, ...]) -> float:
         return _mixed_mrr(parts, weights, cells)
 
-    scores = parallel_map(mrr, usable)
-    best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
-    weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
+    if bagging:
+        ranked = parallel_map(lambda w: _mixed_ranks(parts, w, cells), usable)
+        scores = [float(np.mean(1.0 / r)) for _, r in ranked]
+        best = int(np.argmax(scores))
+        near = _neighbourhood(usable[best], applicable, step / 2, set(usable))
+        ranked += parallel_map(lambda w: _mixed_ranks(parts, w, cells), near)
+        weights = _bagged_weights(ranked, [*usable, *near], len(gold), bagging, seed)
+        best_mrr = mrr(weights)
+    else:
+        scores = parallel_map(mrr, usable)
+        best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
+        weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
     by_weights = dict(zip(usable, scores, strict=True))  # the grid holds every part alone
     alone = {
         name: by_weights.get(tuple(float(i == j) for j in range(len(names)))) for i, name in enumerate(names)
@@ -305,6 +336,42 @@ def _tune(parts, gold, applicable, usable, step, names, rows: np.ndarray | None 
         "validation_mrr_grid": scores[best],
         "validation_mrr_alone": alone,
     }
+
+
+def _moves(weights: tuple[float, ...], applicable, delta: float) -> list[tuple[float, ...]]:
+    """The weight vectors one move of ``delta`` away: weight taken from one part, given to an applicable one."""
+    moves = []
+    for i, j in itertools.permutations(range(len(weights)), 2):
+        if applicable[i] and weights[j] >= delta - 1e-9:
+            w = list(weights)
+            w[i], w[j] = round(w[i] + delta, 6), round(w[j] - delta, 6)
+            moves.append(tuple(w))
+    return moves
+
+
+def _neighbourhood(weights, applicable, delta: float, known: set) -> list[tuple[float, ...]]:
+    """The weight vectors one or two moves of ``delta`` from ``weights`` that are not in ``known``, in a
+    fixed order (the finer points a grid of step ``2 * delta`` misses around its best point)."""
+    near: dict[tuple[float, ...], None] = {}
+    for once in _moves(tuple(weights), applicable, delta):
+        near[once] = None
+        near.update(dict.fromkeys(_moves(once, applicable, delta)))
+    return [w for w in near if w not in known and w != tuple(weights)]
+
+
+def _bagged_weights(ranked, points, n_queries: int, bagging: int, seed: int) -> tuple[float, ...]:
+    """Bagged choice of a weight vector: for each of ``bagging`` bootstrap resamples of the ``n_queries``
+    queries (seeded), the one of ``points`` with the best MRR on the resample (first maximum), from the gold
+    pairs' ``ranked`` (query row, rank) under each point; their mean, rounded to 1e-6. The resample's MRR is
+    the mean reciprocal rank of its gold pairs, a query drawn twice counting twice."""
+    query_of = ranked[0][0]
+    reciprocal = np.stack([1.0 / r for _, r in ranked])  # (points, gold pairs)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_queries, size=(bagging, n_queries))
+    counts = np.stack([np.bincount(d, minlength=n_queries) for d in draws])[:, query_of]  # (bags, gold pairs)
+    chosen = np.argmax(counts @ reciprocal.T, axis=1)  # a bag's pair count is common to its points
+    mean = np.asarray(points, dtype=np.float64)[chosen].mean(axis=0)
+    return tuple(round(float(w), 6) for w in mean)
 
 
 def fit_tuned_fusion(
@@ -324,6 +391,7 @@ def fit_tuned_fusion(
     candidate_policy: str = "relation",
     seed: int = 0,
     gate: str | None = None,
+    bagging: int = 0,
 ) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
 
@@ -349,7 +417,7 @@ def fit_tuned_fusion(
             votes[part] = fitted[2]
     scorers = [scorer, *on_validation]
     tuned = tune_fusion_weights(
-        kg, validation, scorers, tasks, step=step, gate=gate, seed=seed, samples=samples
+        kg, validation, scorers, tasks, step=step, gate=gate, seed=seed, samples=samples, bagging=bagging
     )
     fallback = {task: t["fallback"]["weights"] for task, t in tuned.items() if "fallback" in t}
     fusion = TunedScoreFusion(
@@ -367,12 +435,7 @@ def _refine(weights, best_mrr, mrr, applicable, delta, max_rounds: int = 10):
     MRR strictly improves (at most ``max_rounds`` moves)."""
     weights = tuple(weights)
     for _ in range(max_rounds):
-        moves = []
-        for i, j in itertools.permutations(range(len(weights)), 2):
-            if applicable[i] and weights[j] >= delta - 1e-9:
-                w = list(weights)
-                w[i], w[j] = round(w[i] + delta, 6), round(w[j] - delta, 6)
-                moves.append(tuple(w))
+        moves = _moves(weights, applicable, delta)
         if not moves:
             break
         scores = parallel_map(mrr, moves)

@@ -352,17 +352,22 @@ class TrainedRun:
         return dict(self.config.get("training", {}))
 
     def is_complete(self, run_config: RunConfig, split_hash: str) -> bool:
-        """Trained to the end with ``run_config`` on the split with ``split_hash``, its retriever written.
-        Configs are compared through ``RunConfig`` so that a run saved before a new config field (at its
-        default) matches."""
+        """Trained to the end with ``run_config`` on the split with ``split_hash``, its retriever written (a
+        hybrid's tuned with ``run_config.retriever``'s settings). Configs are compared through ``RunConfig`` so
+        that a run saved before a new config field (at its default) matches; a hybrid's record says what it
+        was tuned with, so one tuned before a new retriever setting does not."""
         saved = self.run_config
         split = (self.sources.split or {}) if self.sources else {}
+        record = self.retriever
         return (
             saved is not None
             and self.training.get("epochs_completed") == run_config.train.epochs
             and _plain(saved.to_dict()) == _plain(run_config.to_dict())
             and split.get("hash") == split_hash
-            and (run_config.retriever.kind == "bridge" or self.retriever is not None)
+            and (
+                run_config.retriever.kind == "bridge"
+                or (record is not None and record.get("config") == _plain(asdict(run_config.retriever)))
+            )
         )
 
     @property

@@ -6,9 +6,10 @@ Python API, multi-hop, the applications and the demo alike.
   graph-context, popularity by default): per task, a weighted sum of the parts' per-query standardised scores
   (``biobridge.baselines.tuned_fusion``). The bridge is trained without a validation split's heads
   (``validation_split``, ``retriever.validation_fraction`` of the training heads); each neighbour vote's
-  ``k`` and sharpness per task, then the weights (grid point, then hill-climb), are those with the best MRR on
-  those heads, the baselines being fitted on the validation split's training part while tuning. When scoring,
-  the baselines use the run's whole training split. Tasks without validation queries put all weight on the
+  ``k`` and sharpness per task, then the weights, are chosen by MRR on those heads (the weights bagged over
+  ``retriever.bagging`` bootstrap resamples of them; 0: the best grid point, then a hill-climb), the baselines
+  being fitted on the validation split's training part while tuning. When scoring, the baselines use the
+  run's whole training split. Tasks without validation queries put all weight on the
   bridge. With ``retriever.gate`` (homology-kNN by default), a protein-head task's queries without any
   sequence hit get a second weight vector, tuned on the validation queries without one. Never tuned on test
   queries.
@@ -90,6 +91,7 @@ def tune_hybrid(
         candidate_policy=candidate_policy,
         seed=seed,
         gate=config.gate if config.gate in config.parts else None,
+        bagging=config.bagging,
     )
     record = {
         "kind": "hybrid",
