@@ -163,11 +163,11 @@ class RetrieverConfig:
     bridge's scores mixed with the baselines ``parts`` (``biobridge.baselines.build_baseline`` names), one
     weight vector per task tuned on ``validation_fraction`` of the training heads held out from the bridge's
     training (grid ``step``, at most ``max_queries`` validation queries per task; with ``bagging`` > 0 the mean
-    of the best grid points of that many bootstrap resamples of those queries, else the best grid point refined
-    by hill-climbing). Before the weights, each
-    neighbour vote among the parts gets its number of neighbours and sharpness per task from ``vote_k`` x
-    ``vote_sharpness`` on the same validation queries (``biobridge.baselines.vote_tuning``); ``k``: the
-    neighbours of a vote for tasks without validation queries. ``gate``: when it is one of the ``parts`` (a
+    of that many bootstrap resamples' best points among the grid and the finer points around its best, else the
+    best grid point refined by hill-climbing). Before the weights, each neighbour vote among the parts gets its
+    number of neighbours and sharpness per task from ``vote_k`` x ``vote_sharpness`` on the same validation
+    queries (``biobridge.baselines.vote_tuning``); ``k``: the neighbours of a vote for tasks without validation
+    queries. ``gate``: when it is one of the ``parts`` (a
     neighbour vote), the queries it is silent for (homology-kNN: a protein without any sequence hit among the
     training proteins) get their task's second weight vector, tuned on the validation queries it is silent for;
     ``""``: one weight vector per task."""
