@@ -7,6 +7,7 @@ model, its training, and the retriever the run ships (``RetrieverConfig``). TOML
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -209,6 +210,11 @@ class RetrieverConfig:
                 "bagging": (int, 0, None, False),
             },
         )
+
+    def settings(self) -> dict[str, Any]:
+        """These settings as a hybrid's ``retriever.json`` records them (JSON values), to tell whether a record
+        was tuned with them."""
+        return json.loads(json.dumps(asdict(self)))
 
 
 @dataclass(frozen=True)

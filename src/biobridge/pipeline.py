@@ -43,7 +43,6 @@ from biobridge.retrieval.retriever import (
     build_retriever,
     part_votes,
     protein_hits,
-    retriever_settings,
     tune_hybrid,
 )
 from biobridge.retrieval.scorer import BridgeScorer
@@ -382,12 +381,10 @@ def train(
         resume=resume,
         overwrite=overwrite,
     )
-    record = run.retriever  # None when missing or tuned for other weights
     if (
         resume
-        and record
-        and record.get("validation", {}).get("hash") == validation.content_hash()
-        and record.get("config") == retriever_settings(rc)  # tuned with these settings
+        and run.tuned_with(rc)
+        and run.retriever.get("validation", {}).get("hash") == validation.content_hash()
     ):
         return run
     # the bridge was trained on the validation split: its neighbour context (if any) comes from there

@@ -50,7 +50,7 @@ from safetensors.torch import save as safetensors_bytes
 from biobridge.artifacts import atomic_write, read_json, write_json
 from biobridge.bridge.embedding_table import EmbeddingTable
 from biobridge.bridge.model import BridgeModel, BridgeSchema
-from biobridge.config import ModelConfig, RunConfig, build_dataclass
+from biobridge.config import ModelConfig, RetrieverConfig, RunConfig, build_dataclass
 from biobridge.encoders import EmbeddingStore
 from biobridge.errors import InputError
 from biobridge.kg.graph import KnowledgeGraph
@@ -358,17 +358,18 @@ class TrainedRun:
         was tuned with, so one tuned before a new retriever setting does not."""
         saved = self.run_config
         split = (self.sources.split or {}) if self.sources else {}
-        record = self.retriever
         return (
             saved is not None
             and self.training.get("epochs_completed") == run_config.train.epochs
             and _plain(saved.to_dict()) == _plain(run_config.to_dict())
             and split.get("hash") == split_hash
-            and (
-                run_config.retriever.kind == "bridge"
-                or (record is not None and record.get("config") == _plain(asdict(run_config.retriever)))
-            )
+            and (run_config.retriever.kind == "bridge" or self.tuned_with(run_config.retriever))
         )
+
+    def tuned_with(self, retriever: RetrieverConfig) -> bool:
+        """A hybrid's record is here, tuned for these weights with ``retriever``'s settings."""
+        record = self.retriever
+        return record is not None and record.get("config") == retriever.settings()
 
     @property
     def retriever(self) -> dict[str, Any] | None:

@@ -20,9 +20,7 @@ the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,6 @@ __all__ = [
     "build_retriever",
     "part_votes",
     "protein_hits",
-    "retriever_settings",
     "tune_hybrid",
 ]
 
@@ -95,7 +92,7 @@ def tune_hybrid(
     )
     record = {
         "kind": "hybrid",
-        "config": retriever_settings(config),  # what it was tuned with
+        "config": config.settings(),  # what it was tuned with
         "parts": [bridge.name, *config.parts],
         "k": config.k,
         "weights": fusion.weights,
@@ -118,11 +115,6 @@ def part_votes(record: dict[str, Any] | None, part: str) -> dict[str, dict]:
     """The ``{"k", "sharpness"}`` per task a run's ``retriever.json`` (``record``) chose for the vote ``part``;
     empty for runs without a hybrid, or made before the votes were tuned (they vote with ``k``)."""
     return chosen_settings(((record or {}).get("votes") or {}).get(part, {}))
-
-
-def retriever_settings(config: RetrieverConfig) -> dict[str, Any]:
-    """``config`` as ``retriever.json`` records it (JSON values), to tell whether a record was tuned with it."""
-    return json.loads(json.dumps(asdict(config)))
 
 
 def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScorer:
