@@ -130,6 +130,27 @@ def test_hybrid_interrupted_while_tuning_is_only_tuned_on_resume(tmp_path_factor
     assert (out / "model.safetensors").read_bytes() == trained
     assert run.retriever["config"]["bagging"] == config.retriever.bagging
     assert run.is_complete(config, split.content_hash())
+    # settings that only tune the hybrid may change on resume: the bridge is kept, the hybrid tuned again and
+    # config.json names the new settings; one that changes what the bridge is trained on may not
+    log_before = (out / "train_log.jsonl").read_bytes()
+    retuned = with_overrides(config, {"retriever.bagging": 0, "retriever.step": 0.5})
+    run = pipeline.train(workdir, retuned, out_dir=out, progress=False, resume=True)
+    assert (out / "model.safetensors").read_bytes() == trained
+    assert (out / "train_log.jsonl").read_bytes() == log_before
+    assert run.retriever["config"] == retuned.retriever.settings()
+    assert TrainedRun.open(out).run_config == retuned
+    split_hash = split.content_hash()
+    assert run.is_complete(retuned, split_hash) and not run.is_complete(config, split_hash)
+    reused = pipeline.train(workdir, retuned, out_dir=out, progress=False, reuse=True)
+    assert reused.retriever == run.retriever
+    with pytest.raises(InputError, match=r"other settings \(retriever.validation_fraction\)"):
+        pipeline.train(
+            workdir,
+            with_overrides(retuned, {"retriever.validation_fraction": 0.3}),
+            out_dir=out,
+            progress=False,
+            resume=True,
+        )
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])

@@ -11,7 +11,7 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from biobridge.errors import InputError
 
@@ -172,6 +172,10 @@ class RetrieverConfig:
     neighbour vote), the queries it is silent for (homology-kNN: a protein without any sequence hit among the
     training proteins) get their task's second weight vector, tuned on the validation queries it is silent for;
     ``""``: one weight vector per task."""
+
+    # the settings that decide what the bridge is trained on (a hybrid's bridge leaves the validation heads out);
+    # the others only tune the hybrid's votes and weights, so changing them re-tunes a trained run's hybrid
+    BRIDGE_SETTINGS: ClassVar[tuple[str, ...]] = ("kind", "validation_fraction")
 
     kind: str = "hybrid"
     parts: tuple[str, ...] = ("homology-knn", "tanimoto-knn", "feature-knn", "graph-context", "popularity")

@@ -329,7 +329,8 @@ def train(
     (``biobridge.retrieval.retriever``). ``extra`` is recorded in the run's config.
 
     A run already in ``out_dir`` is refused (``InputError``) unless ``resume``: continue it from its last
-    checkpoint (``biobridge.bridge.train``; a run interrupted while its hybrid was tuned is only tuned), or
+    checkpoint (``biobridge.bridge.train``; a run interrupted while its hybrid was tuned is only tuned, and so is
+    a finished one when only settings that tune the hybrid differ: all but ``RetrieverConfig.BRIDGE_SETTINGS``), or
     ``overwrite``: train anew (the old run stays until the new one's first checkpoint). ``reuse``: return
     the run already in ``out_dir`` when it finished with the same config on the same split, else resume it
     when it can be, else train anew."""
@@ -355,7 +356,7 @@ def train(
     sources = RunSources.describe(wd.kg, kg, store, split_dir, split)
     rc = config.retriever
     if rc.kind == "bridge":
-        return train_bridge(
+        run = train_bridge(
             kg,
             split,
             table,
@@ -367,6 +368,8 @@ def train(
             resume=resume,
             overwrite=overwrite,
         )
+        run.record_retriever_settings(rc)
+        return run
     validation, validation_dir = load_or_create_validation_split(kg, split, split_dir, rc.validation_fraction)
     trained_on = {"trained_on": {"split": "validation", "hash": validation.content_hash()}}
     run = train_bridge(
@@ -381,6 +384,8 @@ def train(
         resume=resume,
         overwrite=overwrite,
     )
+    # a finished bridge is kept when only the hybrid's tuning settings differ
+    run.record_retriever_settings(rc)
     if (
         resume
         and run.tuned_with(rc)

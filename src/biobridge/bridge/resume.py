@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,18 @@ import torch
 from biobridge.bridge.distributed import DistContext
 from biobridge.bridge.run import CONFIG_FILE, RunSources, TrainedRun
 from biobridge.bridge.train_log import TrainingLog
-from biobridge.config import RunConfig
+from biobridge.config import RetrieverConfig, RunConfig
 from biobridge.errors import InputError
 
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = "biobridge-train-state-v1"
 # settings that may change between an interrupted run and its resumption (they do not change the result, or,
-# for the device, the user asks for it)
-RESUME_MAY_CHANGE = ("train.num_threads", "train.device", "train.checkpoint_every_steps")
+# for the device, the user asks for it; a retriever setting that only tunes the hybrid gets the hybrid tuned
+# again, see ``biobridge.pipeline.train``)
+RESUME_MAY_CHANGE = ("train.num_threads", "train.device", "train.checkpoint_every_steps") + tuple(
+    f"retriever.{f.name}" for f in fields(RetrieverConfig) if f.name not in RetrieverConfig.BRIDGE_SETTINGS
+)
 
 
 def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:

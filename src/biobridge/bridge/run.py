@@ -371,6 +371,16 @@ class TrainedRun:
         record = self.retriever
         return record is not None and record.get("config") == retriever.settings()
 
+    def record_retriever_settings(self, retriever: RetrieverConfig) -> None:
+        """Make ``config.json``'s run config name ``retriever`` (a finished run kept for other settings that only
+        tune the hybrid: its config then says what it ships). Written before the hybrid's new record, so a run
+        interrupted in between is tuned again rather than taken as finished."""
+        saved = self.config.get("run_config")
+        if saved is None or saved.get("retriever") == retriever.settings():
+            return
+        self.config = {**self.config, "run_config": {**saved, "retriever": retriever.settings()}}
+        write_json(self.directory / CONFIG_FILE, self.config)
+
     @property
     def retriever(self) -> dict[str, Any] | None:
         """The shipped retriever's record (``retriever.json``), None when the run ships the bridge alone."""
