@@ -14,6 +14,7 @@ from biobridge.applications.generators import (
     OpenAICompatibleGenerator,
     build_generator,
 )
+from biobridge.retrieval.bridge import Bridge
 
 NEW_MOLECULE = "CCOc1ccc(cc1)C(=O)NCCN1CCOCC1"  # not an approved drug
 
@@ -37,6 +38,16 @@ def test_context_for_new_molecule(tiny_bridge):
         for e in r["entities"]:
             assert e["name"] in ctx["prompt"]
     assert ctx["question"] in ctx["prompt"]
+
+
+def test_prompt_says_what_the_scores_are(tiny_bridge):
+    """The tiny run ships the hybrid: its scores are not cosines; the same model as a bridge alone's are."""
+    hybrid = build_context(tiny_bridge, NEW_MOLECULE, "drug", k=3)
+    assert "score = hybrid retriever score" in hybrid["prompt"] and "cosine" not in hybrid["prompt"]
+    b = tiny_bridge
+    alone = build_context(Bridge(b.model, b.kg, b.table, b.store, b.split), NEW_MOLECULE, "drug", k=3)
+    assert alone["score"] == "cosine similarity" and "score = cosine similarity," in alone["prompt"]
+    assert all(abs(e["score"]) <= 1 for r in alone["retrievals"] for e in r["entities"])
 
 
 def test_context_marks_known_edges(tiny_bridge):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from biobridge.applications.generators import Generator
+from biobridge.retrieval.scorer import BridgeScorer
 
 DEFAULT_QUESTIONS = {
     "drug": "What might this molecule be used for, and which proteins might it act on?",
@@ -32,6 +33,13 @@ def reachable_relations(bridge, query_type: str) -> list[tuple[str, str]]:
     return [key for key, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
+def score_meaning(bridge) -> str:
+    """What a retrieved entity's score is, as the prompt states it: the retriever the run ships decides."""
+    if isinstance(bridge.retriever, BridgeScorer):
+        return "cosine similarity"
+    return "hybrid retriever score: weighted sum of per-query standardised bridge and baseline scores"
+
+
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
@@ -48,8 +56,8 @@ def build_context(
     """Top-``k`` entities for every (relation, tail type) reachable from ``query_type``.
 
     Returns ``{"query": {...}, "retrievals": [{"relation", "tail_type", "entities": [{rank, id, name, score,
-    known_edge}]}], "question": str, "prompt": str}``; ``known_edge`` marks KG edges of a query that is a KG
-    node (its stored feature or id was given).
+    known_edge}]}], "score": what the scores are (``score_meaning``), "question": str, "prompt": str}``;
+    ``known_edge`` marks KG edges of a query that is a KG node (its stored feature or id was given).
     """
     node = bridge.resolve_query(query, query_type).node
     info: dict[str, Any] = {"type": query_type, "input": _short(query), "in_kg": node is not None}
@@ -77,7 +85,7 @@ def build_context(
                 ],
             }
         )
-    context = {"query": info, "retrievals": retrievals}
+    context = {"query": info, "retrievals": retrievals, "score": score_meaning(bridge)}
     context["question"] = question or DEFAULT_QUESTIONS.get(
         query_type, f"What is known about this {query_type}?"
     )
@@ -91,8 +99,8 @@ def render_prompt(context: dict[str, Any], question: str | None = None) -> str:
     lines = [
         f"Query ({q['type']}): {label}",
         "",
-        "Retrieved knowledge (BioBridge cross-modal retrieval; score = cosine similarity, higher is more"
-        " relevant; entries are predictions unless marked [known KG edge]):",
+        f"Retrieved knowledge (BioBridge cross-modal retrieval; score = {context.get('score', 'cosine similarity')},"
+        " higher is more relevant; entries are predictions unless marked [known KG edge]):",
     ]
     for r in context["retrievals"]:
         rel = r["relation"].replace("rev_", "reverse of ")
