@@ -1,14 +1,20 @@
 """The short GPU check of the performance issue, prepared to run in one call where a GPU is lent: the `paper`
 preset's training step on the accelerator (fp32 and bf16 autocast, eager and compiled), its executed FLOPs and
-its utilisation against the device's own matmul peak of the same precision.
+its utilisation against the device's own matmul peak of the same precision; then protein encoding through
+``ESM2Encoder`` with a randomly initialised model of a real ESM2 shape (``--esm-shape``, default 650M: 33 layers
+of 1,280) on a seeded sample of the packaged KG's sequences (sequences/s, residues/s, executed FLOPs against the
+peak of the weights' precision).
 
     PYTHONPATH=src python3 benchmarks/gpu_check.py --out OUT/gpu_check.json            # on the GPU machine
-    python benchmarks/gpu_check.py --device cpu --scale 0.05 --steps 2 --batch 256      # the same code on CPU
+    python benchmarks/gpu_check.py --device cpu --scale 0.05 --steps 2 --batch 256 \
+        --esm-shape 8M --esm-sequences 16                                               # the same code on CPU
 
 Nothing is downloaded and no prepared working directory is needed: the KG is synthetic, shaped like the packaged
 default KG (its node types, counts times ``--scale``, input dimensions and relation sizes; random edges and
 random input vectors), because training speed depends on those shapes, not on the values. It needs torch, numpy,
-pandas and pyarrow (the GPU image has them) and biobridge's source on the path; not RDKit or MMseqs2.
+pandas and pyarrow (the GPU image has them) and biobridge's source on the path; not RDKit or MMseqs2. The ESM2
+rows need transformers (the GPU image has it) and build their random model with the tests' factory
+(``tests/encoders/tiny_models.py``), so the repository root must be on the path too (the script adds it).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +30,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+# ESM2 sizes (facebook/esm2_t*): hidden size, layers, attention heads, feed-forward width
+ESM2_SHAPES = {
+    "8M": (320, 6, 20, 1280),
+    "35M": (480, 12, 20, 1920),
+    "150M": (640, 30, 20, 2560),
+    "650M": (1280, 33, 20, 5120),
+}
 
 # the packaged default KG (README): nodes per type and input dimension of its default encoders
 NODE_TYPES = {
@@ -146,6 +162,60 @@ def training_row(kg, split, table, device, precision: str, compiled: bool, steps
     }
 
 
+def esm_row(device, shape: str, dtype: str, n_sequences: int, token_budget: int, repeats: int = 3) -> dict:
+    """Encode a seeded sample of the packaged KG's protein sequences with ``ESM2Encoder`` (windows of 1,022
+    residues over longer ones, as a real run would) and a random ESM2 of ``shape`` in ``dtype``: median time
+    over ``repeats`` after a first pass, and the FLOPs one pass executes (``torch.utils.flop_counter``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sys.path.insert(0, str(ROOT))
+    from biobridge.encoders.esm2 import ESM2Encoder
+    from tests.encoders.tiny_models import make_tiny_esm
+
+    proteins = pd.read_csv(ROOT / "src/biobridge/data/biokg_offline_mini/proteins.tsv.gz", sep="\t")
+    sample = proteins["sequence"].sample(n=n_sequences, random_state=0).tolist()
+    hidden, layers, heads, ff = ESM2_SHAPES[shape]
+    sizes = {"hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads}
+    sizes["intermediate_size"] = ff
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = make_tiny_esm(Path(tmp) / f"esm2_{shape}", 1026, shape=sizes, dtype=dtype)
+        encoder = ESM2Encoder(
+            model_dir,
+            max_tokens_per_batch=token_budget,
+            long_sequence_policy="window",
+            device=str(device),
+            dtype=dtype,
+        )
+        synchronize(device)
+        start = time.perf_counter()
+        encoder.encode(sample)
+        synchronize(device)
+        first = time.perf_counter() - start
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            encoder.encode(sample)
+            synchronize(device)
+            times.append(time.perf_counter() - start)
+        with FlopCounterMode(display=False) as counter:
+            encoder.encode(sample)
+    seconds = statistics.median(times)
+    residues = sum(len(x) for x in sample)
+    return {
+        "shape": shape,
+        "dtype": dtype,
+        "n_sequences": n_sequences,
+        "residues": residues,
+        "token_budget": token_budget,
+        "first_pass_s": first,
+        "pass_s_all": times,
+        "sequences_per_s": n_sequences / seconds,
+        "residues_per_s": residues / seconds,
+        "flops_per_pass": counter.get_total_flops(),
+        "achieved_flops": counter.get_total_flops() / seconds,
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,6 +231,12 @@ def main(argv=None) -> int:
         "--precisions", default="fp32,bf16", help="fp32 and/or bf16 (emulated and slow on most CPUs)"
     )
     parser.add_argument("--out", type=Path, default=None, help="JSON, rewritten after every row")
+    parser.add_argument("--esm-shape", default="650M", choices=[*ESM2_SHAPES, "none"])
+    parser.add_argument("--esm-sequences", type=int, default=512, help="sequences encoded per pass")
+    parser.add_argument("--esm-tokens", type=int, default=65536, help="token budget per encoder batch")
+    parser.add_argument(
+        "--esm-dtypes", default="float32,bfloat16", help="the ESM2 weights' precisions, one row each"
+    )
     args = parser.parse_args(argv)
     from biobridge.kg.split import load_or_create_split
 
@@ -198,10 +274,32 @@ def main(argv=None) -> int:
                     f"({result['peak_flops'][precision] / 1e12:.1f} TFLOP/s); first step {row['first_step_s']:.1f} s",
                     flush=True,
                 )
-                if args.out:  # after every row: a run cut short keeps what it measured
-                    args.out.parent.mkdir(parents=True, exist_ok=True)
-                    args.out.write_text(json.dumps(result, indent=1))
+                write(args.out, result)
+    if args.esm_shape == "none":
+        return 0
+    result["esm_rows"] = []
+    for dtype in args.esm_dtypes.split(","):
+        key = {"float32": "fp32", "bfloat16": "bf16"}.get(dtype)
+        if key not in result["peak_flops"]:
+            result["peak_flops"][key] = matmul_peak(device, getattr(torch, dtype), args.peak_n)
+        row = esm_row(device, args.esm_shape, dtype, args.esm_sequences, args.esm_tokens)
+        row["fraction_of_peak"] = row["achieved_flops"] / result["peak_flops"][key]
+        result["esm_rows"].append(row)
+        print(
+            f"ESM2-{args.esm_shape} {dtype}: {row['sequences_per_s']:,.1f} sequences/s, "
+            f"{row['residues_per_s']:,.0f} residues/s, {row['achieved_flops'] / 1e12:.2f} TFLOP/s = "
+            f"{100 * row['fraction_of_peak']:.1f} % of the {key} peak; first pass {row['first_pass_s']:.1f} s",
+            flush=True,
+        )
+        write(args.out, result)
     return 0
+
+
+def write(out: Path | None, result: dict) -> None:
+    """The JSON so far: written after every row, so a run cut short keeps what it measured."""
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

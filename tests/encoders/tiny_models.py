@@ -11,7 +11,16 @@ ESM_VOCAB = [
 ]  # fmt: skip
 
 
-def make_tiny_esm(directory: Path, max_position_embeddings: int = 34, seed: int = 0) -> Path:
+def make_tiny_esm(
+    directory: Path,
+    max_position_embeddings: int = 34,
+    seed: int = 0,
+    shape: dict | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """A random ESM2 in Hugging Face format; ``shape`` overrides the tiny sizes (hidden_size, num_hidden_layers,
+    num_attention_heads, intermediate_size: ``benchmarks/gpu_check.py`` builds real ESM2 shapes with it),
+    saved in ``dtype``."""
     import torch
     from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
@@ -20,12 +29,10 @@ def make_tiny_esm(directory: Path, max_position_embeddings: int = 34, seed: int 
     vocab.write_text("\n".join(ESM_VOCAB) + "\n")
     tokenizer = EsmTokenizer(str(vocab))
     tokenizer.save_pretrained(str(directory))
+    sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64}
     config = EsmConfig(
         vocab_size=len(ESM_VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
+        **{**sizes, **(shape or {})},
         max_position_embeddings=max_position_embeddings,
         position_embedding_type="rotary",
         pad_token_id=ESM_VOCAB.index("<pad>"),
@@ -34,7 +41,7 @@ def make_tiny_esm(directory: Path, max_position_embeddings: int = 34, seed: int 
         emb_layer_norm_before=False,
     )
     torch.manual_seed(seed)
-    EsmForMaskedLM(config).eval().save_pretrained(str(directory))
+    EsmForMaskedLM(config).to(getattr(torch, dtype)).eval().save_pretrained(str(directory))
     return directory
 
 
