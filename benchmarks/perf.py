@@ -207,15 +207,15 @@ def _peaks(precision: str) -> dict[str, dict]:
     return out
 
 
-def bench_compile(workdir: Path, steps: int = 3) -> dict:
+def bench_compile(workdir: Path, steps: dict[str, int]) -> dict:
     """``train.compile`` against eager, per preset: the first step (compilation included) and the median of
-    ``steps`` steps after it, the same seed and batches for both, in one process."""
+    ``steps[preset]`` steps after it, the same seed and batches for both, in one process."""
     from biobridge.bridge.train import step_function
     from biobridge.config import preset, with_overrides
 
     kg, table, split = load_with_split(workdir)
     out = {"steps": steps, "presets": {}}
-    for name in ("cpu", "paper"):
+    for name in steps:
         row = {}
         for mode in ("eager", "compile"):
             step = step_function(
@@ -225,7 +225,7 @@ def bench_compile(workdir: Path, steps: int = 3) -> dict:
             step()
             first = time.perf_counter() - start
             times = []
-            for _ in range(steps):
+            for _ in range(steps[name]):
                 start = time.perf_counter()
                 step()
                 times.append(time.perf_counter() - start)
@@ -494,8 +494,9 @@ def perf_markdown(res: dict, command: str) -> str:
         lines += [
             "### `train.compile`",
             "",
-            f"One process, the same seed and batches; the first step includes compilation, then the median of "
-            f"{cp['steps']} steps (`python benchmarks/perf.py ... --only compile`).",
+            "One process, the same seed and batches; the first step includes compilation, then the median of "
+            + _step_counts(cp["steps"])
+            + " steps (`python benchmarks/perf.py ... --only compile`).",
             "",
             "| preset | eager step | compiled step | speedup | first step: eager / compiled |",
             "|---|---:|---:|---:|---|",
@@ -597,6 +598,13 @@ def perf_markdown(res: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def _step_counts(steps: int | dict[str, int]) -> str:
+    """ "3" or "20 (cpu), 3 (paper)": timed steps per preset (older results hold one number for all)."""
+    if isinstance(steps, int):
+        return str(steps)
+    return ", ".join(f"{n} ({name})" for name, n in steps.items())
+
+
 def _profiled(training: dict) -> list[tuple[str, dict]]:
     """The rows profiled on their own (not those that take another row's FLOP count and profile)."""
     return [(n, p) for n, p in training["presets"].items() if not p.get("flops_of")]
@@ -672,7 +680,7 @@ def main(argv=None) -> int:
             ),
         )
     if "compile" in only:  # not in the default list: about 5 minutes on 2 cores
-        res["compile"] = bench_compile(args.workdir)
+        res["compile"] = bench_compile(args.workdir, {"cpu": args.cpu_steps, "paper": args.paper_steps})
     if "retrieval" in only:
         res["retrieval"] = bench_retrieval(args.workdir, args.repeats)
     if "text" in only:
