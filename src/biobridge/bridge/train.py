@@ -104,8 +104,7 @@ def lr_lambda(total_steps: int, warmup_fraction: float):
 def in_batch_mask(heads: np.ndarray, tails: np.ndarray, tail_codes: np.ndarray, positives: PairSet):
     """(B, B) bool: the j-th positive tail may be a negative for row i (same type, not linked, j != i)."""
     mask = tail_codes[:, None] == tail_codes[None, :]
-    rows, cols = np.nonzero(mask)  # only same-type pairs can be negatives: look those up
-    mask[rows, cols] = ~positives.contains(heads[rows], tails[cols])
+    mask &= ~positives.block(heads, tails)
     np.fill_diagonal(mask, False)
     return torch.from_numpy(mask)
 
