@@ -4,7 +4,7 @@ results come first; every (protocol, seed, method) result is cached and the run 
     python benchmarks/run_full_cpu.py WORKDIR OUT
 
 Phase 1: the cpu bridge, its hybrid (the shipped retriever) and the model-free baselines, 3 protocols x 3 seeds;
-phase 2: RotatE, DistMult, TransE, ComplEx and TransD (each one's settings tuned on transductive seed 42's validation heads) under
+phase 2: RotatE, DistMult, TransE, ComplEx, TransD (each one's settings tuned on transductive seed 42's validation heads) and TransR (base settings) under
 the transductive protocol, the one where a KGE model sees the test heads; finally the tables, plots, JSON and the docs/benchmarks.md
 section from the cache.
 """
@@ -30,7 +30,7 @@ PHASES = [
         ],
         ("transductive", "inductive", "paper"),
     ),
-    (["rotate", "distmult", "transe", "complex", "transd"], ("transductive",)),
+    (["rotate", "distmult", "transe", "complex", "transd", "transr"], ("transductive",)),
 ]
 
 if __name__ == "__main__":

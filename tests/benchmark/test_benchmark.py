@@ -323,3 +323,16 @@ def test_interrupted_kge_search_resumes_from_its_finished_candidates(bench_kge):
     assert resumed["tried"][0] == first  # reused, not retrained (its timing would differ)
     assert [t["settings"] for t in resumed["tried"]] == [t["settings"] for t in full["tried"]]
     assert resumed["best"] in [t["settings"] for t in resumed["tried"]]
+
+
+def test_a_model_left_out_of_the_kge_search_keeps_the_base_settings():
+    from biobridge.benchmark.kge_tuning import search_candidates
+    from biobridge.benchmark.methods import method_registry
+
+    skipped = replace(TINY_KGE, kge_search_skip=("DistMult",))
+    assert len(search_candidates(skipped, "TransE")) == 2
+    assert search_candidates(skipped, "DistMult") == [TINY_KGE.kge]
+    methods = method_registry(skipped)
+    assert "search" in methods["transe"].settings and "search" not in methods["distmult"].settings
+    with pytest.raises(ValueError, match="kge_search_skip"):
+        replace(TINY_KGE, kge_search_skip=("RotatE",))

@@ -103,6 +103,8 @@ class BenchmarkConfig:
     kge_search: dict[str, list] = field(default_factory=dict)
     kge_search_samples: int = 0
     kge_search_split: tuple[str, int] = ("transductive", 42)
+    # models trained with ``kge`` only, without the search (a CPU budget: say why in the config)
+    kge_search_skip: tuple[str, ...] = ()
     baselines: tuple[str, ...] = BASELINE_NAMES
     knn_k: int = 50
     # every neighbour-vote baseline's k and sharpness per task, chosen on the validation heads the hybrid is
@@ -131,6 +133,9 @@ class BenchmarkConfig:
             raise ValueError(f"unknown protocols {unknown}; choose from {PROTOCOLS}")
         if self.tasks not in ("all", "paper"):
             raise ValueError(f"tasks must be 'all' or 'paper', got {self.tasks!r}")
+        stray = [m for m in self.kge_search_skip if m not in self.kge_models]
+        if stray:
+            raise ValueError(f"kge_search_skip names models not in kge_models: {stray}")
         bridges = {b.name: b for b in self.bridges}
         for f in self.fusions:
             wrong = [p for p in f.parts if p not in bridges and p not in self.baselines]
@@ -165,7 +170,7 @@ class BenchmarkConfig:
         d["bridges"] = tuple(BridgeVariant(**b) for b in d.get("bridges", ()))
         d["hybrids"] = tuple(HybridSpec(h["name"], h["bridge"]) for h in d.get("hybrids", ()))
         d["fusions"] = tuple(FusionSpec(f["name"], tuple(f["parts"])) for f in d.get("fusions", ()))
-        for key in ("protocols", "seeds", "kge_models", "baselines", "kge_search_split"):
+        for key in ("protocols", "seeds", "kge_models", "baselines", "kge_search_split", "kge_search_skip"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)

@@ -33,10 +33,11 @@ log = logging.getLogger(__name__)
 VALIDATION_FRACTION = 0.05
 
 
-def search_candidates(config: BenchmarkConfig) -> list[dict[str, Any]]:
-    """The config's KGE settings, then ``kge_search_samples`` distinct grid points (seeded)."""
+def search_candidates(config: BenchmarkConfig, model: str) -> list[dict[str, Any]]:
+    """The config's KGE settings, then ``kge_search_samples`` distinct grid points (seeded); the settings alone
+    for a model in ``kge_search_skip``."""
     base = dict(config.kge)
-    if not config.kge_search or not config.kge_search_samples:
+    if not searched(config, model):
         return [base]
     keys = sorted(config.kge_search)
     grid = [
@@ -49,11 +50,16 @@ def search_candidates(config: BenchmarkConfig) -> list[dict[str, Any]]:
     return [base] + [grid[i] for i in sorted(picked)]
 
 
+def searched(config: BenchmarkConfig, model: str) -> bool:
+    """Whether ``model``'s settings are chosen by the search (else the config's ``kge`` settings are used)."""
+    return bool(config.kge_search and config.kge_search_samples and model not in config.kge_search_skip)
+
+
 def tuned_kge_settings(
     data: BenchmarkData, config: BenchmarkConfig, model: str, tasks, out_dir: Path
 ) -> dict:
     """The settings of ``model`` for this benchmark: the best search candidate (see the module docstring)."""
-    candidates = search_candidates(config)
+    candidates = search_candidates(config, model)
     if len(candidates) == 1:
         return candidates[0]
     path = Path(out_dir) / "kge_tuning" / f"{model.lower()}.json"

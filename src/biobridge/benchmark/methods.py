@@ -23,7 +23,7 @@ from biobridge.baselines.registry import VOTE_BASELINE_NAMES
 from biobridge.baselines.vote_tuning import fit_tuned_baseline
 from biobridge.benchmark.config import BenchmarkConfig, BridgeVariant, FusionSpec, HybridSpec
 from biobridge.benchmark.data import BenchmarkData
-from biobridge.benchmark.kge_tuning import tuned_kge_settings
+from biobridge.benchmark.kge_tuning import searched, tuned_kge_settings
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import preset, with_overrides
 from biobridge.encoders.homology import DEFAULT_SEARCH
@@ -89,7 +89,7 @@ def method_registry(config: BenchmarkConfig) -> dict[str, Method]:
         methods[f.name] = Method(f.name, "fusion", {}, _fusion_builder(f))
     for m in config.kge_models:
         settings = {"kind": "kge", "model": m, **config.kge}
-        if config.kge_search and config.kge_search_samples:
+        if searched(config, m):
             settings["search"] = {
                 "grid": config.kge_search,
                 "samples": config.kge_search_samples,
