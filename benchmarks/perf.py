@@ -598,10 +598,8 @@ def perf_markdown(res: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def _step_counts(steps: int | dict[str, int]) -> str:
-    """ "3" or "20 (cpu), 3 (paper)": timed steps per preset (older results hold one number for all)."""
-    if isinstance(steps, int):
-        return str(steps)
+def _step_counts(steps: dict[str, int]) -> str:
+    """ "20 (cpu), 3 (paper)": timed steps per preset."""
     return ", ".join(f"{n} ({name})" for name, n in steps.items())
 
 

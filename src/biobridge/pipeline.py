@@ -355,37 +355,29 @@ def train(
     table = EmbeddingTable.from_store(store, kg.num_nodes)
     sources = RunSources.describe(wd.kg, kg, store, split_dir, split)
     rc = config.retriever
-    if rc.kind == "bridge":
-        run = train_bridge(
-            kg,
-            split,
-            table,
-            config,
-            out_dir,
-            sources=sources,
-            extra=extra,
-            progress=progress,
-            resume=resume,
-            overwrite=overwrite,
+    trained_split, bridge_extra = split, extra
+    if rc.kind == "hybrid":  # the bridge is trained without the validation heads that tune the hybrid
+        validation, validation_dir = load_or_create_validation_split(
+            kg, split, split_dir, rc.validation_fraction
         )
-        run.record_retriever_settings(rc)
-        return run
-    validation, validation_dir = load_or_create_validation_split(kg, split, split_dir, rc.validation_fraction)
-    trained_on = {"trained_on": {"split": "validation", "hash": validation.content_hash()}}
+        trained_on = {"trained_on": {"split": "validation", "hash": validation.content_hash()}}
+        trained_split, bridge_extra = validation, {**(extra or {}), **trained_on}
     run = train_bridge(
         kg,
-        validation,
+        trained_split,
         table,
         config,
         out_dir,
         sources=sources,
-        extra={**(extra or {}), **trained_on},
+        extra=bridge_extra,
         progress=progress,
         resume=resume,
         overwrite=overwrite,
     )
     # a finished bridge is kept when only the hybrid's tuning settings differ
     run.record_retriever_settings(rc)
+    if rc.kind == "bridge":
+        return run
     if (
         resume
         and run.tuned_with(rc)

@@ -163,8 +163,8 @@ def test_bagged_weights_are_the_mean_of_the_bootstrap_winners():
     query_of = np.array([0, 1, 2, 3, 4, 4])
     ranks_a = np.array([1.0, 1.0, 1.0, 4.0, 4.0, 8.0])
     ranks_b = np.array([3.0, 3.0, 3.0, 1.0, 1.0, 1.0])
-    ranked = [(query_of, ranks_a), (query_of, ranks_b)]
-    weights = _bagged_weights(ranked, usable, 5, bagging=40, seed=3)
+    reciprocal = [1.0 / ranks_a, 1.0 / ranks_b]
+    weights = _bagged_weights(reciprocal, query_of, usable, 5, bagging=40, seed=3)
     draws = np.random.default_rng(3).integers(0, 5, size=(40, 5))
     wins_b = 0
     for draw in draws:
@@ -173,7 +173,7 @@ def test_bagged_weights_are_the_mean_of_the_bootstrap_winners():
         wins_b += int(mrr[1] > mrr[0])
     assert 0 < wins_b < 40  # the resamples disagree, so the mean lies inside the segment
     assert weights == pytest.approx((1 - wins_b / 40, wins_b / 40), abs=1e-6)
-    assert _bagged_weights(ranked, usable, 5, bagging=40, seed=3) == weights  # seeded
+    assert _bagged_weights(reciprocal, query_of, usable, 5, bagging=40, seed=3) == weights  # seeded
 
 
 def test_the_neighbourhood_of_a_grid_point_holds_the_finer_points_around_it():

@@ -316,11 +316,13 @@ def _tune(
 
     if bagging:
         ranked = parallel_map(lambda w: _mixed_ranks(parts, w, cells), usable)
-        scores = [float(np.mean(1.0 / r)) for _, r in ranked]
+        query_of = ranked[0][0]  # each gold pair's query row, the same under every point
+        rr = [1.0 / r for _, r in ranked]  # per point: the gold pairs' reciprocal ranks
+        scores = [float(r.mean()) for r in rr]
         best = int(np.argmax(scores))
         near = _neighbourhood(usable[best], applicable, step / 2, set(usable))
-        ranked += parallel_map(lambda w: _mixed_ranks(parts, w, cells), near)
-        weights = _bagged_weights(ranked, [*usable, *near], len(gold), bagging, seed)
+        rr += [1.0 / r for _, r in parallel_map(lambda w: _mixed_ranks(parts, w, cells), near)]
+        weights = _bagged_weights(rr, query_of, [*usable, *near], len(gold), bagging, seed)
         best_mrr = mrr(weights)
     else:
         scores = parallel_map(mrr, usable)
@@ -359,13 +361,15 @@ def _neighbourhood(weights, applicable, delta: float, known: set) -> list[tuple[
     return [w for w in near if w not in known and w != tuple(weights)]
 
 
-def _bagged_weights(ranked, points, n_queries: int, bagging: int, seed: int) -> tuple[float, ...]:
+def _bagged_weights(
+    reciprocal, query_of: np.ndarray, points, n_queries: int, bagging: int, seed: int
+) -> tuple[float, ...]:
     """Bagged choice of a weight vector: for each of ``bagging`` bootstrap resamples of the ``n_queries``
     queries (seeded), the one of ``points`` with the best MRR on the resample (first maximum), from the gold
-    pairs' ``ranked`` (query row, rank) under each point; their mean, rounded to 1e-6. The resample's MRR is
-    the mean reciprocal rank of its gold pairs, a query drawn twice counting twice."""
-    query_of = ranked[0][0]
-    reciprocal = np.stack([1.0 / r for _, r in ranked])  # (points, gold pairs)
+    pairs' ``reciprocal`` ranks under each point (``query_of``: each gold pair's query row); their mean, rounded
+    to 1e-6. The resample's MRR is the mean reciprocal rank of its gold pairs, a query drawn twice counting
+    twice."""
+    reciprocal = np.stack(reciprocal)  # (points, gold pairs)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_queries, size=(bagging, n_queries))
     counts = np.stack([np.bincount(d, minlength=n_queries) for d in draws])[:, query_of]  # (bags, gold pairs)
