@@ -36,6 +36,9 @@ from biobridge.config import load_run_config, preset, with_overrides
         ("retriever.vote_k", [], "retriever.vote_k must be integers >= 1"),
         ("retriever.vote_sharpness", [1, -2], "retriever.vote_sharpness must be positive numbers"),
         ("retriever.gate", "popularity", "retriever.gate must be one of"),
+        ("retriever.smoothing", [0, -0.5], "retriever.smoothing must be numbers >= 0"),
+        ("retriever.smoothing", [], "retriever.smoothing must be numbers >= 0"),
+        ("retriever.smoothing_k", 0, "retriever.smoothing_k must be >= 1"),
     ],
 )
 def test_bad_numbers_are_refused(key, value, message):
@@ -54,6 +57,7 @@ def test_presets_and_boundaries_are_accepted():
         preset("cpu"), {"retriever.vote_k": [10], "retriever.vote_sharpness": [2]}
     ).retriever
     assert chosen.vote_k == (10,) and chosen.vote_sharpness == (2.0,)
+    assert with_overrides(preset("cpu"), {"retriever.smoothing": [0.5, 0]}).retriever.smoothing == (0.0, 0.5)
 
 
 def test_toml_values_are_checked_with_the_file_named(tmp_path):

@@ -171,7 +171,9 @@ class RetrieverConfig:
     queries. ``gate``: when it is one of the ``parts`` (a
     neighbour vote), the queries it is silent for (homology-kNN: a protein without any sequence hit among the
     training proteins) get their task's second weight vector, tuned on the validation queries it is silent for;
-    ``""``: one weight vector per task."""
+    ``""``: one weight vector per task. ``smoothing``: the grid of a task's candidate smoothing ``alpha``
+    (``biobridge.baselines.candidate_smoothing``: scores spread to each candidate's ``smoothing_k`` most similar
+    candidates by frozen embedding), chosen on the same validation queries after the weights; ``(0,)``: none."""
 
     # the settings that decide what the bridge is trained on (a hybrid's bridge leaves the validation heads out);
     # the others only tune the hybrid's votes and weights, so changing them re-tunes a trained run's hybrid
@@ -187,6 +189,8 @@ class RetrieverConfig:
     vote_sharpness: tuple[float, ...] = (1.0, 4.0, 16.0)
     gate: str = "homology-knn"
     bagging: int = 100
+    smoothing: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 1.0)
+    smoothing_k: int = 10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
@@ -200,6 +204,13 @@ class RetrieverConfig:
             )
         object.__setattr__(self, "vote_k", tuple(int(x) for x in self.vote_k))
         object.__setattr__(self, "vote_sharpness", tuple(float(x) for x in self.vote_sharpness))
+        if not self.smoothing or any(
+            isinstance(x, bool) or not 0 <= float(x) < float("inf") for x in self.smoothing
+        ):
+            raise ValueError(
+                f"retriever.smoothing must be numbers >= 0 (0: no smoothing), got {list(self.smoothing)}"
+            )
+        object.__setattr__(self, "smoothing", tuple(sorted({float(x) for x in self.smoothing})))
         if self.kind not in RETRIEVER_KINDS:
             raise ValueError(f"retriever.kind must be one of {RETRIEVER_KINDS}, got {self.kind!r}")
         if self.kind == "hybrid" and not 0.0 < self.validation_fraction < 1.0:
@@ -212,6 +223,7 @@ class RetrieverConfig:
                 "step": (float, _POSITIVE, 1.0, False),
                 "max_queries": (int, 1, None, False),
                 "bagging": (int, 0, None, False),
+                "smoothing_k": (int, 1, None, False),
             },
         )
 

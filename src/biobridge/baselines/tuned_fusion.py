@@ -19,6 +19,11 @@ when both groups have at least ``min_group`` validation queries and the fallback
 validation queries: tuned on one half of the silent queries, it must beat the others' weights on the other half
 (two folds, summed). Otherwise the task keeps one weight vector, tuned on all its validation queries.
 
+With a ``smoother`` (``biobridge.baselines.candidate_smoothing``) and a ``smoothing_grid``, each task's mix
+(its weights and fallback chosen) then gets the ``alpha`` of the grid with the best validation MRR for
+``mix + alpha * spread(mix)`` (bagged like the weights when ``bagging`` > 0; ties to the smaller ``alpha``):
+the scores also spread to each candidate's most similar candidates.
+
 The validation split comes from ``biobridge.kg.split.validation_split``: the parts scored during tuning must
 be fitted on *its* training triples, and the parts that score the test queries on the outer split's, so no
 test triple is seen while tuning. A part that is not applicable to a task gets weight 0 there.
@@ -83,6 +88,8 @@ class TunedScoreFusion:
         default_weights: Sequence[float] | None = None,
         fallback: dict[str, Sequence[float]] | None = None,
         gate: str | None = None,
+        smoothing: dict[str, float] | None = None,
+        smoother=None,
     ) -> None:
         if not scorers:
             raise ValueError("at least one scorer is needed")
@@ -102,6 +109,10 @@ class TunedScoreFusion:
             if gate not in names:
                 raise ValueError(f"fallback weights need a gate among the parts {names}, got {gate!r}")
             self.gate = self.scorers[names.index(gate)]
+        self.smoothing = {task: float(a) for task, a in (smoothing or {}).items() if a}
+        if self.smoothing and smoother is None:
+            raise ValueError("smoothing weights need a smoother (biobridge.baselines.candidate_smoothing)")
+        self.smoother = smoother
         self.name = name
 
     @property
@@ -115,13 +126,15 @@ class TunedScoreFusion:
         if self.fallback:
             out["gate"] = self.gate.name
             out["fallback_weights"] = self.fallback
+        if self.smoothing:
+            out["smoothing"] = {**self.smoother.settings, "alpha": self.smoothing}
         return out
 
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
         return self._mix(
             task,
             len(query_nodes),
-            len(candidate_nodes),
+            candidate_nodes,
             lambda s: s.score(task, query_nodes, candidate_nodes),
             lambda: self.gate.silent(task, query_nodes),
         )
@@ -130,28 +143,42 @@ class TunedScoreFusion:
         return self._mix(
             task,
             len(items.nodes),
-            len(candidate_nodes),
+            candidate_nodes,
             lambda s: s.score_items(task, items, candidate_nodes),
             lambda: self.gate.silent_items(task, items),
         )
 
-    def _mix(self, task: Task, n_q: int, n_c: int, part_scores, silent) -> np.ndarray:
+    def _mix(self, task: Task, n_q: int, candidate_nodes: np.ndarray, part_scores, silent) -> np.ndarray:
         weights = self.weights.get(task.name, self.default_weights)
         fallback = self.fallback.get(task.name)
         rows = silent() if fallback is not None else None
         if rows is None or not rows.any():
             rows, fallback = None, None
-        out = np.zeros((n_q, n_c), dtype=np.float32)
+        alpha = self.smoothing.get(task.name, 0.0)
+        out = np.zeros((n_q, len(candidate_nodes)), dtype=np.float32)
         for scorer, w, fw in zip(self.scorers, weights, fallback or weights, strict=True):
             if not (w or fw):
                 continue
             z = standardise_rows(part_scores(scorer))
+            if alpha:
+                z = self.smoother.smooth(z, alpha, task.tail_type, candidate_nodes)
             if rows is None:
                 out += np.float32(w) * z
             else:
                 out[~rows] += np.float32(w) * z[~rows]
                 out[rows] += np.float32(fw) * z[rows]
         return out
+
+
+def _mixed(parts, weights, shape, fallback=None, silent=None) -> np.ndarray:
+    """The mix of the standardised ``parts`` (``fallback`` weights on the ``silent`` rows when given)."""
+    mixed = np.zeros(shape, dtype=np.float32)
+    for i, (part, w) in enumerate(zip(parts, weights, strict=True)):
+        if w:
+            mixed += np.float32(w) * part
+        if fallback is not None and (w or fallback[i]):
+            mixed[silent] += np.float32(fallback[i] - w) * part[silent]
+    return mixed
 
 
 def _mixed_ranks(
@@ -161,17 +188,10 @@ def _mixed_ranks(
     fallback: Sequence[float] | None = None,
     silent: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(query row, filtered realistic rank) of every gold pair under the mix (``fallback`` weights on the
-    ``silent`` rows when given); ``gold``: the bool mask or, when many mixes are ranked against it, its
-    ``GoldCells``."""
+    """(query row, filtered realistic rank) of every gold pair under the mix (see ``_mixed``); ``gold``: the
+    bool mask or, when many mixes are ranked against it, its ``GoldCells``."""
     shape = gold.mask.shape if isinstance(gold, GoldCells) else gold.shape
-    mixed = np.zeros(shape, dtype=np.float32)
-    for i, (part, w) in enumerate(zip(parts, weights, strict=True)):
-        if w:
-            mixed += np.float32(w) * part
-        if fallback is not None and (w or fallback[i]):
-            mixed[silent] += np.float32(fallback[i] - w) * part[silent]
-    return filtered_realistic_ranks(mixed, gold)
+    return filtered_realistic_ranks(_mixed(parts, weights, shape, fallback, silent), gold)
 
 
 def _mixed_mrr(parts, weights, gold, fallback=None, silent=None) -> float:
@@ -193,11 +213,13 @@ def tune_fusion_weights(
     min_group: int = 20,
     samples: Sequence | None = None,
     bagging: int = 0,
+    smoother=None,
+    smoothing_grid: Sequence[float] = (),
 ) -> dict[str, dict[str, Any]]:
     """Per task: the chosen weights, the validation MRR of every part alone and of the chosen mix, and the
     number of validation queries used (see the module docstring); with a ``gate``, the ``fallback`` weights
-    and their group's figures where the task has them. Tasks without validation queries keep all weight on the
-    first part and say so. ``samples``: ``validation_samples(kg, validation, tasks, max_queries,
+    and their group's figures where the task has them; with a ``smoother``, the chosen ``smoothing``. Tasks
+    without validation queries keep all weight on the first part and say so. ``samples``: ``validation_samples(kg, validation, tasks, max_queries,
     candidate_policy, scorable, seed)`` when the caller has it already."""
     grid = simplex_grid(len(scorers), step)
     names = [s.name for s in scorers]
@@ -219,33 +241,24 @@ def tune_fusion_weights(
                 applicable.append(False)
         usable = [w for w in grid if all(ok or not wi for ok, wi in zip(applicable, w, strict=True))]
         silent = _silent_rows(gate_part, task, q_nodes, min_group)
-        if silent is None:
-            entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
-            entry["n_queries"] = len(q_nodes)
-        else:
-            entry = _tune(parts, gold, applicable, usable, step, names, ~silent, bagging, seed)
-            check = _check_fallback(
-                parts, gold, applicable, usable, step, names, entry["weights"], silent, seed, bagging
+        entry = _tune_task(parts, gold, applicable, usable, step, names, silent, bagging, seed, task.name)
+        if smoother is not None and any(smoothing_grid):
+            entry = _tune_smoothing(
+                entry,
+                parts,
+                gold,
+                applicable,
+                usable,
+                step,
+                names,
+                silent,
+                bagging,
+                seed,
+                task,
+                smoother,
+                queries.candidate_nodes,
+                smoothing_grid,
             )
-            log.info(
-                "fusion fallback check %s: held-out MRR on %d silent queries %.4f with its own weights, %.4f "
-                "with the others' (%s)",
-                task.name,
-                silent.sum(),
-                check["held_out_mrr_fallback"],
-                check["held_out_mrr_main"],
-                "adopted" if check["adopted"] else "rejected",
-            )
-            if check["adopted"]:
-                fallback = _tune(parts, gold, applicable, usable, step, names, silent, bagging, seed)
-                entry["n_queries"] = int((~silent).sum())
-                fallback["n_queries"] = int(silent.sum())
-                both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
-                entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
-            else:  # one weight vector for all the task's queries, as without a gate
-                entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
-                entry["n_queries"] = len(q_nodes)
-            entry["fallback_check"] = check
         out[task.name] = entry
         log.info(
             "fusion weights %s: %s (validation MRR %.4f)",
@@ -254,6 +267,90 @@ def tune_fusion_weights(
             entry["validation_mrr"],
         )
     return out
+
+
+def _tune_task(parts, gold, applicable, usable, step, names, silent, bagging: int, seed: int, task_name: str):
+    """One task's weights (and fallback weights for the ``silent`` queries when they pass their check)."""
+    if silent is None:
+        entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
+        entry["n_queries"] = len(gold)
+    else:
+        entry = _tune(parts, gold, applicable, usable, step, names, ~silent, bagging, seed)
+        check = _check_fallback(
+            parts, gold, applicable, usable, step, names, entry["weights"], silent, seed, bagging
+        )
+        log.info(
+            "fusion fallback check %s: held-out MRR on %d silent queries %.4f with its own weights, %.4f "
+            "with the others' (%s)",
+            task_name,
+            silent.sum(),
+            check["held_out_mrr_fallback"],
+            check["held_out_mrr_main"],
+            "adopted" if check["adopted"] else "rejected",
+        )
+        if check["adopted"]:
+            fallback = _tune(parts, gold, applicable, usable, step, names, silent, bagging, seed)
+            entry["n_queries"] = int((~silent).sum())
+            fallback["n_queries"] = int(silent.sum())
+            both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
+            entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
+        else:  # one weight vector for all the task's queries, as without a gate
+            entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
+            entry["n_queries"] = len(gold)
+        entry["fallback_check"] = check
+    return entry
+
+
+def _tune_smoothing(
+    entry,
+    parts,
+    gold,
+    applicable,
+    usable,
+    step,
+    names,
+    silent,
+    bagging,
+    seed,
+    task,
+    smoother,
+    candidates,
+    grid,
+) -> dict[str, Any]:
+    """The task's candidate smoothing: the ``alpha`` of ``grid`` (0 added) whose smoothed parts, mixed with
+    ``entry``'s weights, give the best validation MRR (ties to the smaller); with ``bagging`` > 0 it is kept
+    only when it beats no smoothing on at least 90 % of as many bootstrap resamples of the validation queries
+    (a gain a few queries make is noise). When it is kept, the weights are tuned again on the parts smoothed
+    with it. Returns the entry to keep, with its ``smoothing`` record."""
+    fallback = entry.get("fallback", {}).get("weights")
+    rows = silent if fallback is not None else None
+    alphas = sorted({0.0, *(float(a) for a in grid)})
+    spreads = [None if p is None else smoother.spread(p, task.tail_type, candidates) for p in parts]
+    # a smoothed part is p + alpha * spread(p), so the mix is mix(parts) + alpha * mix(spreads)
+    mixed = _mixed(parts, entry["weights"], gold.shape, fallback, rows)
+    mixed_spread = _mixed(spreads, entry["weights"], gold.shape, fallback, rows)
+    cells = GoldCells.of(gold)
+    ranked = {a: filtered_realistic_ranks(mixed + np.float32(a) * mixed_spread, cells) for a in alphas}
+    grid_mrr = {a: float((1.0 / r).mean()) for a, (_, r) in ranked.items()}
+    alpha = max(alphas, key=lambda a: (grid_mrr[a], -a))
+    record: dict[str, Any] = {"validation_mrr_grid": {str(a): m for a, m in grid_mrr.items()}}
+    if alpha and bagging:
+        query_of = ranked[0.0][0]
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, len(gold), size=(bagging, len(gold)))
+        counts = np.stack([np.bincount(d, minlength=len(gold)) for d in draws])[:, query_of]
+        gain = counts @ (1.0 / ranked[alpha][1] - 1.0 / ranked[0.0][1])  # per resample, times its pair count
+        record["support"] = float((gain > 0).mean())
+        if record["support"] < 0.9:
+            alpha = 0.0
+    record["alpha"] = alpha
+    if alpha:
+        smoothed = [
+            None if p is None else p + np.float32(alpha) * d for p, d in zip(parts, spreads, strict=True)
+        ]
+        entry = _tune_task(smoothed, gold, applicable, usable, step, names, silent, bagging, seed, task.name)
+        record["validation_mrr_retuned"] = entry.get("validation_mrr_both", entry["validation_mrr"])
+    return {**entry, "smoothing": record}
 
 
 def _silent_rows(gate, task: Task, q_nodes: np.ndarray, min_group: int) -> np.ndarray | None:
@@ -396,6 +493,8 @@ def fit_tuned_fusion(
     seed: int = 0,
     gate: str | None = None,
     bagging: int = 0,
+    smoother=None,
+    smoothing_grid: Sequence[float] = (),
 ) -> tuple[TunedScoreFusion, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``scorer`` mixed with the baselines named ``parts`` (see ``biobridge.baselines.build_baseline``).
 
@@ -404,8 +503,9 @@ def fit_tuned_fusion(
     (``biobridge.baselines.vote_tuning``; None: ``k`` and sharpness 1 everywhere), then the weights are tuned
     (``tune_fusion_weights``) on the same validation queries, the baselines fitted on ``validation``'s TRAIN
     part; the returned fusion scores with the baselines fitted on ``split``'s TRAIN part. ``gate``: the part
-    whose silent queries get fallback weights (see the module docstring). Returns the fusion, the weights'
-    tuning record per task and the votes' per part."""
+    whose silent queries get fallback weights; ``smoother`` and ``smoothing_grid``: the candidate smoothing
+    tuned per task after the weights (see the module docstring). Returns the fusion, the weights' tuning record
+    per task and the votes' per part."""
     scorable = table.has_embedding(np.arange(kg.num_nodes)) if table is not None else None
     tasks = list(tasks)
     # one draw of the validation queries serves every vote's tuning and the weights'
@@ -421,7 +521,17 @@ def fit_tuned_fusion(
             votes[part] = fitted[2]
     scorers = [scorer, *on_validation]
     tuned = tune_fusion_weights(
-        kg, validation, scorers, tasks, step=step, gate=gate, seed=seed, samples=samples, bagging=bagging
+        kg,
+        validation,
+        scorers,
+        tasks,
+        step=step,
+        gate=gate,
+        seed=seed,
+        samples=samples,
+        bagging=bagging,
+        smoother=smoother,
+        smoothing_grid=smoothing_grid,
     )
     fallback = {task: t["fallback"]["weights"] for task, t in tuned.items() if "fallback" in t}
     fusion = TunedScoreFusion(
@@ -430,6 +540,8 @@ def fit_tuned_fusion(
         name=name,
         fallback=fallback,
         gate=gate,
+        smoothing={task: t["smoothing"]["alpha"] for task, t in tuned.items() if "smoothing" in t},
+        smoother=smoother,
     )
     return fusion, tuned, votes
 

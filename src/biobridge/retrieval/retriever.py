@@ -11,8 +11,9 @@ Python API, multi-hop, the applications and the demo alike.
   being fitted on the validation split's training part while tuning. When scoring, the baselines use the
   run's whole training split. Tasks without validation queries put all weight on the
   bridge. With ``retriever.gate`` (homology-kNN by default), a protein-head task's queries without any
-  sequence hit get a second weight vector, tuned on the validation queries without one. Never tuned on test
-  queries.
+  sequence hit get a second weight vector, tuned on the validation queries without one. Last, each task's
+  mix may spread to each candidate's most similar candidates (``retriever.smoothing``, its ``alpha`` chosen on
+  the same validation heads; ``biobridge.baselines.candidate_smoothing``). Never tuned on test queries.
 
 ``tune_hybrid`` makes the record ``retriever.json`` holds; ``build_retriever`` turns a run and its data into
 the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or texts).
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from biobridge.baselines import TunedScoreFusion, build_baseline, fit_tuned_fusion
+from biobridge.baselines.candidate_smoothing import CandidateSmoothing
 from biobridge.baselines.vote_tuning import chosen_settings
 from biobridge.bridge.run import TrainedRun
 from biobridge.config import RetrieverConfig
@@ -89,6 +91,8 @@ def tune_hybrid(
         seed=seed,
         gate=config.gate if config.gate in config.parts else None,
         bagging=config.bagging,
+        smoother=CandidateSmoothing(table, config.smoothing_k) if any(config.smoothing) else None,
+        smoothing_grid=config.smoothing,
     )
     record = {
         "kind": "hybrid",
@@ -99,6 +103,8 @@ def tune_hybrid(
         "default_weights": fusion.default_weights,
         "gate": fusion.gate.name if fusion.gate is not None else None,
         "fallback_weights": fusion.fallback,
+        "smoothing": fusion.smoothing,
+        "smoothing_k": config.smoothing_k,
         "validation": {
             "split_dir": str(validation_dir),
             "hash": validation.content_hash(),
@@ -128,6 +134,7 @@ def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScor
     baselines = [
         build_baseline(p, kg, split, table, record["k"], hits, per_task=part_votes(record, p)) for p in parts
     ]
+    smoothing = record.get("smoothing")
     return TunedScoreFusion(
         [bridge, *baselines],
         record["weights"],
@@ -135,4 +142,6 @@ def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScor
         default_weights=record["default_weights"],
         fallback=record.get("fallback_weights"),  # absent in runs made before the gate
         gate=record.get("gate"),
+        smoothing=smoothing,  # absent in runs made before the smoothing
+        smoother=CandidateSmoothing(table, record["smoothing_k"]) if smoothing else None,
     )
