@@ -3,7 +3,7 @@
 Many tails come in families whose members share their heads' evidence: numbered subtypes of one disease
 ("Parkinson disease 2", "... 4"), neighbouring GO terms, paralogous targets, analogous drugs. A vote that
 finds one member of a family says little about the others, as each has few training edges of its own. With
-``s(q, .)`` a query's scores over the candidate pool (standardised, as the fusion mixes them):
+``s(q, .)`` a query's scores over the candidate pool (one part's z-scores, as the fusion mixes them):
 
     spread(q, c) = sum over the k candidates c' most similar to c of  cos(e_c, e_c')_+ * (s(q, c') - min s(q, .))
     s'(q, c) = s(q, c) + alpha * z(spread(q, .))(c)
@@ -69,10 +69,9 @@ class CandidateSmoothing:
                 values.append(top.clamp(min=0).numpy().ravel())
         values = np.concatenate(values).astype(np.float32)
         keep = values > 0
-        graph = sp.csr_matrix(
+        return sp.csr_matrix(
             (values[keep], (np.concatenate(rows)[keep], np.concatenate(cols)[keep])), shape=(n, n)
         )
-        return graph
 
     def spread(self, scores: np.ndarray, node_type: str, candidate_nodes: np.ndarray) -> np.ndarray:
         """``z(spread(q, .))`` for each row of ``scores`` ``(queries, C)`` over ``candidate_nodes``."""

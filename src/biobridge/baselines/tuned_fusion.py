@@ -19,10 +19,11 @@ when both groups have at least ``min_group`` validation queries and the fallback
 validation queries: tuned on one half of the silent queries, it must beat the others' weights on the other half
 (two folds, summed). Otherwise the task keeps one weight vector, tuned on all its validation queries.
 
-With a ``smoother`` (``biobridge.baselines.candidate_smoothing``) and a ``smoothing_grid``, each task's mix
-(its weights and fallback chosen) then gets the ``alpha`` of the grid with the best validation MRR for
-``mix + alpha * spread(mix)`` (bagged like the weights when ``bagging`` > 0; ties to the smaller ``alpha``):
-the scores also spread to each candidate's most similar candidates.
+With a ``smoother`` (``biobridge.baselines.candidate_smoothing``) and a ``smoothing_grid``, a task's parts may
+then be smoothed over similar candidates, each part's ``z`` becoming ``z + alpha * spread(z)``: ``alpha`` is the
+point of the grid (0 added) with the best validation MRR under the weights just chosen (ties to the smaller);
+with ``bagging`` B > 0 it is kept only if it beats no smoothing on at least 90 % of B bootstrap resamples of the
+validation queries; when kept, the weights (and fallback) are tuned again on the smoothed parts.
 
 The validation split comes from ``biobridge.kg.split.validation_split``: the parts scored during tuning must
 be fitted on *its* training triples, and the parts that score the test queries on the outer split's, so no
@@ -34,6 +35,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -219,8 +221,9 @@ def tune_fusion_weights(
     """Per task: the chosen weights, the validation MRR of every part alone and of the chosen mix, and the
     number of validation queries used (see the module docstring); with a ``gate``, the ``fallback`` weights
     and their group's figures where the task has them; with a ``smoother``, the chosen ``smoothing``. Tasks
-    without validation queries keep all weight on the first part and say so. ``samples``: ``validation_samples(kg, validation, tasks, max_queries,
-    candidate_policy, scorable, seed)`` when the caller has it already."""
+    without validation queries keep all weight on the first part and say so. ``samples``:
+    ``validation_samples(kg, validation, tasks, max_queries, candidate_policy, scorable, seed)`` when the caller
+    has it already."""
     grid = simplex_grid(len(scorers), step)
     names = [s.name for s in scorers]
     gate_part = scorers[names.index(gate)] if gate in names else None
@@ -241,24 +244,23 @@ def tune_fusion_weights(
                 applicable.append(False)
         usable = [w for w in grid if all(ok or not wi for ok, wi in zip(applicable, w, strict=True))]
         silent = _silent_rows(gate_part, task, q_nodes, min_group)
-        entry = _tune_task(parts, gold, applicable, usable, step, names, silent, bagging, seed, task.name)
+        tune = partial(
+            _tune_task,
+            gold=gold,
+            applicable=applicable,
+            usable=usable,
+            step=step,
+            names=names,
+            silent=silent,
+            bagging=bagging,
+            seed=seed,
+            task_name=task.name,
+        )
+        entry = tune(parts)
         if smoother is not None and any(smoothing_grid):
-            entry = _tune_smoothing(
-                entry,
-                parts,
-                gold,
-                applicable,
-                usable,
-                step,
-                names,
-                silent,
-                bagging,
-                seed,
-                task,
-                smoother,
-                queries.candidate_nodes,
-                smoothing_grid,
-            )
+            cands = queries.candidate_nodes
+            spreads = [None if p is None else smoother.spread(p, task.tail_type, cands) for p in parts]
+            entry = _tune_smoothing(entry, parts, spreads, gold, silent, smoothing_grid, bagging, seed, tune)
         out[task.name] = entry
         log.info(
             "fusion weights %s: %s (validation MRR %.4f)",
@@ -269,7 +271,9 @@ def tune_fusion_weights(
     return out
 
 
-def _tune_task(parts, gold, applicable, usable, step, names, silent, bagging: int, seed: int, task_name: str):
+def _tune_task(
+    parts, *, gold, applicable, usable, step, names, silent, bagging: int, seed: int, task_name: str
+):
     """One task's weights (and fallback weights for the ``silent`` queries when they pass their check)."""
     if silent is None:
         entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
@@ -302,30 +306,13 @@ def _tune_task(parts, gold, applicable, usable, step, names, silent, bagging: in
 
 
 def _tune_smoothing(
-    entry,
-    parts,
-    gold,
-    applicable,
-    usable,
-    step,
-    names,
-    silent,
-    bagging,
-    seed,
-    task,
-    smoother,
-    candidates,
-    grid,
+    entry, parts, spreads, gold, silent, grid, bagging: int, seed: int, tune
 ) -> dict[str, Any]:
-    """The task's candidate smoothing: the ``alpha`` of ``grid`` (0 added) whose smoothed parts, mixed with
-    ``entry``'s weights, give the best validation MRR (ties to the smaller); with ``bagging`` > 0 it is kept
-    only when it beats no smoothing on at least 90 % of as many bootstrap resamples of the validation queries
-    (a gain a few queries make is noise). When it is kept, the weights are tuned again on the parts smoothed
-    with it. Returns the entry to keep, with its ``smoothing`` record."""
+    """A task's candidate smoothing (see the module docstring): ``spreads``, each part's ``spread``; ``tune``,
+    the task's weight tuning for given parts. Returns the entry to keep, with its ``smoothing`` record."""
     fallback = entry.get("fallback", {}).get("weights")
     rows = silent if fallback is not None else None
     alphas = sorted({0.0, *(float(a) for a in grid)})
-    spreads = [None if p is None else smoother.spread(p, task.tail_type, candidates) for p in parts]
     # a smoothed part is p + alpha * spread(p), so the mix is mix(parts) + alpha * mix(spreads)
     mixed = _mixed(parts, entry["weights"], gold.shape, fallback, rows)
     mixed_spread = _mixed(spreads, entry["weights"], gold.shape, fallback, rows)
@@ -335,10 +322,7 @@ def _tune_smoothing(
     alpha = max(alphas, key=lambda a: (grid_mrr[a], -a))
     record: dict[str, Any] = {"validation_mrr_grid": {str(a): m for a, m in grid_mrr.items()}}
     if alpha and bagging:
-        query_of = ranked[0.0][0]
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, len(gold), size=(bagging, len(gold)))
-        counts = np.stack([np.bincount(d, minlength=len(gold)) for d in draws])[:, query_of]
+        counts = _bootstrap_counts(ranked[0.0][0], len(gold), bagging, seed)
         gain = counts @ (1.0 / ranked[alpha][1] - 1.0 / ranked[0.0][1])  # per resample, times its pair count
         record["support"] = float((gain > 0).mean())
         if record["support"] < 0.9:
@@ -348,7 +332,7 @@ def _tune_smoothing(
         smoothed = [
             None if p is None else p + np.float32(alpha) * d for p, d in zip(parts, spreads, strict=True)
         ]
-        entry = _tune_task(smoothed, gold, applicable, usable, step, names, silent, bagging, seed, task.name)
+        entry = tune(smoothed)
         record["validation_mrr_retuned"] = entry.get("validation_mrr_both", entry["validation_mrr"])
     return {**entry, "smoothing": record}
 
@@ -467,12 +451,17 @@ def _bagged_weights(
     to 1e-6. The resample's MRR is the mean reciprocal rank of its gold pairs, a query drawn twice counting
     twice."""
     reciprocal = np.stack(reciprocal)  # (points, gold pairs)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_queries, size=(bagging, n_queries))
-    counts = np.stack([np.bincount(d, minlength=n_queries) for d in draws])[:, query_of]  # (bags, gold pairs)
+    counts = _bootstrap_counts(query_of, n_queries, bagging, seed)
     chosen = np.argmax(counts @ reciprocal.T, axis=1)  # a bag's pair count is common to its points
     mean = np.asarray(points, dtype=np.float64)[chosen].mean(axis=0)
     return tuple(round(float(w), 6) for w in mean)
+
+
+def _bootstrap_counts(query_of: np.ndarray, n_queries: int, bagging: int, seed: int) -> np.ndarray:
+    """``(bagging, gold pairs)``: how often each gold pair's query (``query_of``) is drawn in each of ``bagging``
+    bootstrap resamples of the ``n_queries`` queries (seeded)."""
+    draws = np.random.default_rng(seed).integers(0, n_queries, size=(bagging, n_queries))
+    return np.stack([np.bincount(d, minlength=n_queries) for d in draws])[:, query_of]
 
 
 def fit_tuned_fusion(
