@@ -37,6 +37,13 @@ def test_training_records_a_hybrid_tuned_on_validation_heads(tiny_run):
         tuned = record["tuning"][task]
         assert weights == tuned["fallback"]["weights"] and len(weights) == len(record["parts"]), task
         assert min(tuned["n_queries"], tuned["fallback"]["n_queries"]) >= 20, task
+    # each task with validation queries tried the smoothing grid; the kept alphas are recorded for scoring
+    assert record["smoothing_k"] == retriever_config["smoothing_k"]
+    for task, tuned in record["tuning"].items():
+        if tuned["n_queries"]:
+            grid = tuned["smoothing"]["validation_mrr_grid"]
+            assert set(grid) == {str(a) for a in retriever_config["smoothing"]}, task
+            assert record["smoothing"].get(task, 0.0) == tuned["smoothing"]["alpha"], task
 
 
 def test_the_rebuilt_hybrid_votes_as_tuned(tiny_run):
@@ -49,6 +56,30 @@ def test_the_rebuilt_hybrid_votes_as_tuned(tiny_run):
         assert parts[part].per_task == {
             t: {"k": v["k"], "sharpness": v["sharpness"]} for t, v in chosen.items()
         }
+
+
+def test_the_rebuilt_hybrid_smooths_as_recorded(tiny_run):
+    import shutil
+
+    # a copy beside the run (its recorded paths are relative), its retriever.json given a smoothing alpha
+    run_dir = shutil.copytree(tiny_run / "model", tiny_run / "model-smoothing-test")
+    try:
+        loaded = pipeline.load_run(tiny_run, run_dir)
+        plain = Bridge.from_run(loaded)
+        record = json.loads((run_dir / "retriever.json").read_text())
+        record["smoothing"] = {"Prot2BP": 1.0}
+        (run_dir / "retriever.json").write_text(json.dumps(record))
+        smoothed = Bridge.from_run(pipeline.load_run(tiny_run, run_dir)).retriever
+        assert smoothed.smoothing == {"Prot2BP": 1.0} and smoothed.smoother.k == record["smoothing_k"]
+        task = plain.task("protein", "interacts_with", "biological_process")
+        queries = np.flatnonzero(loaded.kg.nodes["node_type"].to_numpy() == "protein")[:5]
+        pool = plain.candidate_nodes("biological_process", "interacts_with")
+        assert task.name == "Prot2BP"
+        assert not np.allclose(
+            plain.retriever.score(task, queries, pool), smoothed.score(task, queries, pool)
+        )
+    finally:
+        shutil.rmtree(run_dir)
 
 
 def test_retrieve_and_evaluate_use_the_shipped_retriever(tiny_run):
