@@ -11,9 +11,10 @@ Python API, multi-hop, the applications and the demo alike.
   being fitted on the validation split's training part while tuning. When scoring, the baselines use the
   run's whole training split. Tasks without validation queries put all weight on the
   bridge. With ``retriever.gate`` (homology-kNN by default), a protein-head task's queries without any
-  sequence hit get a second weight vector, tuned on the validation queries without one. Last, each task's
-  mix may spread to each candidate's most similar candidates (``retriever.smoothing``, its ``alpha`` chosen on
-  the same validation heads; ``biobridge.baselines.candidate_smoothing``). Never tuned on test queries.
+  sequence hit get a second weight vector, tuned on the validation queries without one. Last, a task's
+  parts may also spread their scores to each candidate's most similar candidates (``retriever.smoothing``, its
+  ``alpha`` chosen on the same validation heads, the weights then tuned again;
+  ``biobridge.baselines.candidate_smoothing``). Never tuned on test queries.
 
 ``tune_hybrid`` makes the record ``retriever.json`` holds; ``build_retriever`` turns a run and its data into
 the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or texts).
