@@ -265,7 +265,8 @@ power, so the nearest dominate) are chosen per task on the *validation* heads be
 line (`biobridge.baselines.vote_tuning`). `biobridge-hybrid`: the retriever the run ships: the bridge's
 per-query standardised scores mixed with the baselines above (their votes tuned the same way), one weight
 vector per task tuned on *validation* heads (a split inside the training triples, under the same protocol; the
-bridge is trained without them), never on test queries. `biobridge-cpu+knn`:
+bridge is trained without them), never on test queries; where it helps on those heads, each part's scores also
+spread to every candidate's most similar candidates (`biobridge.baselines.candidate_smoothing`). `biobridge-cpu+knn`:
 untuned reciprocal-rank fusion.
 """
 
