@@ -52,7 +52,7 @@ class CandidateSmoothing:
 
     def _build(self, node_type: str, nodes: np.ndarray) -> sp.csr_matrix:
         n = len(nodes)
-        embedded = np.flatnonzero(self.table.has_embedding(nodes)) if n else np.zeros(0, np.int64)
+        embedded = np.flatnonzero(self.table.has_embedding(nodes))
         k = min(self.k, len(embedded) - 1)
         if k < 1:
             return sp.csr_matrix((n, n), dtype=np.float32)
