@@ -201,6 +201,55 @@ def _mixed_mrr(parts, weights, gold, fallback=None, silent=None) -> float:
     return rank_metrics(_mixed_ranks(parts, weights, gold, fallback, silent)[1], ks=())["mrr"]
 
 
+class _MixRanks:
+    """One task's filtered realistic ranks of its gold pairs under weight vectors of its ``parts``, kept per
+    vector and query row once computed: a query's ranks depend on its own row alone, so the tuning on the
+    gate's groups and the fallback check's halves reuses the rows an earlier subset ranked, with the same
+    values."""
+
+    def __init__(self, parts: list[np.ndarray | None], gold: np.ndarray) -> None:
+        self.parts, self.gold = parts, gold
+        self.cells = GoldCells.of(gold)
+        self.n_queries = len(gold)
+        self.query_of = np.nonzero(self.cells.mask)[0]  # each gold pair's row, pairs by row then column
+        self._ranks: dict[tuple[float, ...], np.ndarray] = {}  # per point, every pair (NaN: not ranked yet)
+        self._done: dict[tuple[float, ...], np.ndarray] = {}  # per point, the rows ranked
+
+    def of(self, points: Sequence[tuple[float, ...]], rows: np.ndarray | None = None) -> list[np.ndarray]:
+        """Each point's ranks of the gold pairs of the queries ``rows`` (bool; all when None), the rows not
+        ranked yet under it computed first, points in parallel."""
+        rows = np.ones(self.n_queries, dtype=bool) if rows is None else rows
+        todo: dict[bytes, list[tuple[float, ...]]] = {}
+        for point in dict.fromkeys(tuple(p) for p in points):
+            done = self._done.setdefault(point, np.zeros(self.n_queries, dtype=bool))
+            if (rows & ~done).any():
+                todo.setdefault((rows & ~done).tobytes(), []).append(point)
+        for key, group in todo.items():
+            missing = np.frombuffer(key, dtype=bool)
+            if missing.all():
+                parts, cells = self.parts, self.cells
+            else:
+                parts, cells = _rows(self.parts, missing), GoldCells.of(self.gold[missing])
+            pairs = missing[self.query_of]
+            ranked = parallel_map(partial(_mixed_ranks, parts, gold=cells), group)
+            for point, (_, ranks) in zip(group, ranked, strict=True):
+                self._ranks.setdefault(point, np.full(len(self.query_of), np.nan))[pairs] = ranks
+                self._done[point] |= missing
+        pairs = rows[self.query_of]
+        return [self._ranks[tuple(p)][pairs] for p in points]
+
+    def pairs(self, rows: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """The queries of the gold pairs of ``rows`` (bool; all when None), numbered within ``rows``, and the
+        number of those queries."""
+        if rows is None:
+            return self.query_of, self.n_queries
+        return (np.cumsum(rows) - 1)[self.query_of[rows[self.query_of]]], int(rows.sum())
+
+    def mrr(self, weights, rows: np.ndarray | None = None) -> float:
+        """Validation MRR of the mix over the queries ``rows`` (all when None)."""
+        return rank_metrics(self.of([weights], rows)[0], ks=())["mrr"]
+
+
 def tune_fusion_weights(
     kg: KnowledgeGraph,
     validation: SplitLike,
@@ -275,13 +324,14 @@ def _tune_task(
     parts, *, gold, applicable, usable, step, names, silent, bagging: int, seed: int, task_name: str
 ):
     """One task's weights (and fallback weights for the ``silent`` queries when they pass their check)."""
+    ranks = _MixRanks(parts, gold)
     if silent is None:
-        entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
+        entry = _tune(ranks, applicable, usable, step, names, None, bagging, seed)
         entry["n_queries"] = len(gold)
     else:
-        entry = _tune(parts, gold, applicable, usable, step, names, ~silent, bagging, seed)
+        entry = _tune(ranks, applicable, usable, step, names, ~silent, bagging, seed)
         check = _check_fallback(
-            parts, gold, applicable, usable, step, names, entry["weights"], silent, seed, bagging
+            ranks, applicable, usable, step, names, entry["weights"], silent, seed, bagging
         )
         log.info(
             "fusion fallback check %s: held-out MRR on %d silent queries %.4f with its own weights, %.4f "
@@ -293,13 +343,13 @@ def _tune_task(
             "adopted" if check["adopted"] else "rejected",
         )
         if check["adopted"]:
-            fallback = _tune(parts, gold, applicable, usable, step, names, silent, bagging, seed)
+            fallback = _tune(ranks, applicable, usable, step, names, silent, bagging, seed)
             entry["n_queries"] = int((~silent).sum())
             fallback["n_queries"] = int(silent.sum())
             both = _mixed_mrr(parts, entry["weights"], gold, fallback["weights"], silent)
             entry = {**entry, "fallback": fallback, "validation_mrr_both": both}
         else:  # one weight vector for all the task's queries, as without a gate
-            entry = _tune(parts, gold, applicable, usable, step, names, None, bagging, seed)
+            entry = _tune(ranks, applicable, usable, step, names, None, bagging, seed)
             entry["n_queries"] = len(gold)
         entry["fallback_check"] = check
     return entry
@@ -351,19 +401,19 @@ def _silent_rows(gate, task: Task, q_nodes: np.ndarray, min_group: int) -> np.nd
 
 
 def _check_fallback(
-    parts, gold, applicable, usable, step, names, weights, silent, seed: int, bagging: int = 0
+    ranks, applicable, usable, step, names, weights, silent, seed: int, bagging: int = 0
 ) -> dict[str, Any]:
     """Would fallback weights help the ``silent`` queries? Two folds over them (seeded halves): weights tuned
     on one half are scored on the other; against ``weights``, tuned on the other queries, so held out for all
     the silent ones. Adopted only when the held-out MRR is higher (beyond rounding)."""
     rows = np.flatnonzero(silent)
     order = np.random.default_rng(seed).permutation(rows)
-    halves = [np.isin(np.arange(len(gold)), order[i::2]) for i in (0, 1)]
+    halves = [np.isin(np.arange(ranks.n_queries), order[i::2]) for i in (0, 1)]
     held_out = 0.0
     for tune_on, score_on in ((halves[0], halves[1]), (halves[1], halves[0])):
-        fold = _tune(parts, gold, applicable, usable, step, names, tune_on, bagging, seed)["weights"]
-        held_out += _mixed_mrr(_rows(parts, score_on), fold, gold[score_on]) * score_on.sum() / len(rows)
-    main = _mixed_mrr(_rows(parts, silent), weights, gold[silent])
+        fold = _tune(ranks, applicable, usable, step, names, tune_on, bagging, seed)["weights"]
+        held_out += ranks.mrr(fold, score_on) * score_on.sum() / len(rows)
+    main = ranks.mrr(weights, silent)
     return {
         "held_out_mrr_fallback": held_out,
         "held_out_mrr_main": main,
@@ -376,8 +426,7 @@ def _rows(parts: list[np.ndarray | None], rows: np.ndarray) -> list[np.ndarray |
 
 
 def _tune(
-    parts,
-    gold,
+    ranks,
     applicable,
     usable,
     step,
@@ -387,28 +436,26 @@ def _tune(
     seed: int = 0,
 ) -> dict[str, Any]:
     """The best grid point for the queries ``rows`` (all when None), refined by hill-climbing; with
-    ``bagging`` > 0, the bagged choice among the grid and the best grid point's neighbourhood."""
-    if rows is not None:
-        parts, gold = _rows(parts, rows), gold[rows]
-    cells = GoldCells.of(gold)  # located once for every weight vector tried
+    ``bagging`` > 0, the bagged choice among the grid and the best grid point's neighbourhood. ``ranks``: the
+    task's ``_MixRanks``."""
 
     def mrr(weights: tuple[float, ...]) -> float:
-        return _mixed_mrr(parts, weights, cells)
+        return ranks.mrr(weights, rows)
 
     if bagging:
-        ranked = parallel_map(lambda w: _mixed_ranks(parts, w, cells), usable)
-        query_of = ranked[0][0]  # each gold pair's query row, the same under every point
-        rr = [1.0 / r for _, r in ranked]  # per point: the gold pairs' reciprocal ranks
+        query_of, n_queries = ranks.pairs(rows)
+        rr = [1.0 / r for r in ranks.of(usable, rows)]  # per point: the gold pairs' reciprocal ranks
         scores = [float(r.mean()) for r in rr]
         best = int(np.argmax(scores))
         near = _neighbourhood(usable[best], applicable, step / 2, set(usable))
-        rr += [1.0 / r for _, r in parallel_map(lambda w: _mixed_ranks(parts, w, cells), near)]
-        weights = _bagged_weights(rr, query_of, [*usable, *near], len(gold), bagging, seed)
+        rr += [1.0 / r for r in ranks.of(near, rows)]
+        weights = _bagged_weights(rr, query_of, [*usable, *near], n_queries, bagging, seed)
         best_mrr = mrr(weights)
     else:
-        scores = parallel_map(mrr, usable)
+        ranks.of(usable, rows)
+        scores = [mrr(w) for w in usable]
         best = int(np.argmax(scores))  # first maximum: the earliest grid point wins ties
-        weights, best_mrr = _refine(usable[best], scores[best], mrr, applicable, step / 2)
+        weights, best_mrr = _refine(usable[best], scores[best], ranks, rows, applicable, step / 2)
     by_weights = dict(zip(usable, scores, strict=True))  # the grid holds every part alone
     alone = {
         name: by_weights.get(tuple(float(i == j) for j in range(len(names)))) for i, name in enumerate(names)
@@ -535,15 +582,16 @@ def fit_tuned_fusion(
     return fusion, tuned, votes
 
 
-def _refine(weights, best_mrr, mrr, applicable, delta, max_rounds: int = 10):
+def _refine(weights, best_mrr, ranks, rows, applicable, delta, max_rounds: int = 10):
     """Hill-climb from a grid point: move ``delta`` of weight from one part to another while the validation
-    MRR strictly improves (at most ``max_rounds`` moves)."""
+    MRR of the queries ``rows`` strictly improves (at most ``max_rounds`` moves)."""
     weights = tuple(weights)
     for _ in range(max_rounds):
         moves = _moves(weights, applicable, delta)
         if not moves:
             break
-        scores = parallel_map(mrr, moves)
+        ranks.of(moves, rows)
+        scores = [ranks.mrr(w, rows) for w in moves]
         k = int(np.argmax(scores))
         if scores[k] <= best_mrr:
             break
