@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from biobridge.baselines.parallel import parallel_map
+from biobridge.baselines.parallel import cores, parallel_map
 from biobridge.baselines.vote_tuning import fit_tuned_baseline, validation_samples
 from biobridge.evaluation.metrics import rank_metrics
 from biobridge.evaluation.queries import SplitLike
@@ -172,12 +172,15 @@ class TunedScoreFusion:
         return out
 
 
-def _mixed(parts, weights, shape, fallback=None, silent=None) -> np.ndarray:
-    """The mix of the standardised ``parts`` (``fallback`` weights on the ``silent`` rows when given)."""
-    mixed = np.zeros(shape, dtype=np.float32)
+def _mixed(parts, weights, shape, fallback=None, silent=None, buffers=None) -> np.ndarray:
+    """The mix of the standardised ``parts`` (``fallback`` weights on the ``silent`` rows when given), made in
+    ``buffers`` (two float32 arrays of ``shape``: the mix, a product) when given: a caller mixing many weight
+    vectors saves allocating (and page-faulting) large arrays each time."""
+    mixed, product = buffers or (np.empty(shape, dtype=np.float32), np.empty(shape, dtype=np.float32))
+    mixed.fill(0)
     for i, (part, w) in enumerate(zip(parts, weights, strict=True)):
         if w:
-            mixed += np.float32(w) * part
+            mixed += np.multiply(part, np.float32(w), out=product)
         if fallback is not None and (w or fallback[i]):
             mixed[silent] += np.float32(fallback[i] - w) * part[silent]
     return mixed
@@ -189,11 +192,12 @@ def _mixed_ranks(
     gold: np.ndarray | GoldCells,
     fallback: Sequence[float] | None = None,
     silent: np.ndarray | None = None,
+    buffers=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(query row, filtered realistic rank) of every gold pair under the mix (see ``_mixed``); ``gold``: the
     bool mask or, when many mixes are ranked against it, its ``GoldCells``."""
     shape = gold.mask.shape if isinstance(gold, GoldCells) else gold.shape
-    return filtered_realistic_ranks(_mixed(parts, weights, shape, fallback, silent), gold)
+    return filtered_realistic_ranks(_mixed(parts, weights, shape, fallback, silent, buffers), gold)
 
 
 def _mixed_mrr(parts, weights, gold, fallback=None, silent=None) -> float:
@@ -231,8 +235,7 @@ class _MixRanks:
             else:
                 parts, cells = _rows(self.parts, missing), GoldCells.of(self.gold[missing])
             pairs = missing[self.query_of]
-            ranked = parallel_map(partial(_mixed_ranks, parts, gold=cells), group)
-            for point, (_, ranks) in zip(group, ranked, strict=True):
+            for point, ranks in zip(group, _ranked(parts, cells, group), strict=True):
                 self._ranks.setdefault(point, np.full(len(self.query_of), np.nan))[pairs] = ranks
                 self._done[point] |= missing
         pairs = rows[self.query_of]
@@ -248,6 +251,19 @@ class _MixRanks:
     def mrr(self, weights, rows: np.ndarray | None = None) -> float:
         """Validation MRR of the mix over the queries ``rows`` (all when None)."""
         return rank_metrics(self.of([weights], rows)[0], ks=())["mrr"]
+
+
+def _ranked(parts, cells: GoldCells, points: list[tuple[float, ...]]) -> list[np.ndarray]:
+    """Each point's ranks of the gold pairs, the points shared out among the cores, each core mixing in
+    buffers of its own."""
+    shares = [points[i :: cores()] for i in range(min(cores(), len(points)))]
+
+    def rank_share(share):
+        buffers = (np.empty(cells.mask.shape, dtype=np.float32), np.empty(cells.mask.shape, dtype=np.float32))
+        return [_mixed_ranks(parts, w, cells, buffers=buffers)[1] for w in share]
+
+    ranked = parallel_map(rank_share, shares)
+    return [ranked[i % len(shares)][i // len(shares)] for i in range(len(points))]
 
 
 def tune_fusion_weights(
