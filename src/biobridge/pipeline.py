@@ -43,6 +43,7 @@ from biobridge.retrieval.retriever import (
     build_retriever,
     part_votes,
     protein_hits,
+    save_smoothing_graphs,
     tune_hybrid,
 )
 from biobridge.retrieval.scorer import BridgeScorer
@@ -386,9 +387,10 @@ def train(
         return run
     # the bridge was trained on the validation split: its neighbour context (if any) comes from there
     bridge = BridgeScorer.of(run.load_model(), kg, validation, table, name=BRIDGE_NAME)
-    _, record = tune_hybrid(
+    fusion, record = tune_hybrid(
         kg, split, validation, validation_dir, bridge, table, store, rc, seed=config.train.seed
     )
+    save_smoothing_graphs(fusion, kg, run)
     run.save_retriever(record)
     return run
 

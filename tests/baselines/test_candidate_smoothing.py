@@ -124,3 +124,36 @@ def _rotation(i: int) -> np.ndarray:
     """A 2-d rotation by one of 20 angles spread over a half turn (the pairs' directions)."""
     a = np.pi * i / 20
     return np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+
+
+def test_saved_graphs_are_read_back_and_rebuilt_when_their_pool_changed(tmp_path, monkeypatch, caplog):
+    vectors = {i: np.array([np.cos(i / 3), np.sin(i / 3), 0.1 * i]) for i in range(6)}
+    pool = np.arange(7)  # node 6 has no embedding
+    built = CandidateSmoothing(_Table(vectors, 7), k=2)
+    graph = built.graph("disease", pool)
+    built.graph("protein", pool)
+    built.save(tmp_path / "graphs.safetensors", ["disease"])
+
+    def no_build(*args):
+        raise AssertionError("built again")
+
+    read = CandidateSmoothing(_Table(vectors, 7), k=2, saved=tmp_path / "graphs.safetensors")
+    monkeypatch.setattr(read, "_build", no_build)
+    again = read.graph("disease", pool)
+    assert (again != graph).nnz == 0 and np.array_equal(again.indices, graph.indices)
+    with pytest.raises(AssertionError, match="built again"):
+        read.graph("protein", pool)  # not saved
+    with pytest.raises(AssertionError, match="built again"):
+        read.graph("disease", pool[:-1])  # another pool
+    # embeddings changed, another k, or an unreadable file: the graph is built anew
+    moved = {**vectors, 2: np.array([0.0, 0.0, 1.0])}
+    for smoother in (
+        CandidateSmoothing(_Table(moved, 7), k=2, saved=tmp_path / "graphs.safetensors"),
+        CandidateSmoothing(_Table(vectors, 7), k=3, saved=tmp_path / "graphs.safetensors"),
+    ):
+        fresh = CandidateSmoothing(smoother.table, k=smoother.k).graph("disease", pool)
+        assert (fresh != graph).nnz > 0 and (smoother.graph("disease", pool) != fresh).nnz == 0
+    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
+    unreadable = CandidateSmoothing(_Table(vectors, 7), k=2, saved=tmp_path / "bad.safetensors")
+    assert (unreadable.graph("disease", pool) != graph).nnz == 0
+    assert "ignoring the smoothing graphs" in caplog.text

@@ -58,9 +58,19 @@ def test_the_rebuilt_hybrid_votes_as_tuned(tiny_run):
         }
 
 
-def test_the_rebuilt_hybrid_smooths_as_recorded(tiny_run):
+def _no_build(*args):
+    raise AssertionError("a graph was built again")
+
+
+def test_the_rebuilt_hybrid_smooths_as_recorded(tiny_run, monkeypatch):
     import shutil
 
+    from biobridge.baselines.candidate_smoothing import CandidateSmoothing
+    from biobridge.bridge.run import TrainedRun
+    from biobridge.retrieval.retriever import save_smoothing_graphs
+
+    record = TrainedRun.open(tiny_run / "model").retriever
+    assert (tiny_run / "model" / "smoothing_graphs.safetensors").exists() == bool(record["smoothing"])
     # a copy beside the run (its recorded paths are relative), its retriever.json given a smoothing alpha
     run_dir = shutil.copytree(tiny_run / "model", tiny_run / "model-smoothing-test")
     try:
@@ -75,9 +85,13 @@ def test_the_rebuilt_hybrid_smooths_as_recorded(tiny_run):
         queries = np.flatnonzero(loaded.kg.nodes["node_type"].to_numpy() == "protein")[:5]
         pool = plain.candidate_nodes("biological_process", "interacts_with")
         assert task.name == "Prot2BP"
-        assert not np.allclose(
-            plain.retriever.score(task, queries, pool), smoothed.score(task, queries, pool)
-        )
+        scores = smoothed.score(task, queries, pool)
+        assert not np.allclose(plain.retriever.score(task, queries, pool), scores)
+        # the graphs kept in the run are read back, not built again, and score the same
+        save_smoothing_graphs(smoothed, loaded.kg, TrainedRun.open(run_dir))
+        monkeypatch.setattr(CandidateSmoothing, "_build", _no_build)
+        reread = Bridge.from_run(pipeline.load_run(tiny_run, run_dir)).retriever
+        np.testing.assert_array_equal(reread.score(task, queries, pool), scores)
     finally:
         shutil.rmtree(run_dir)
 

@@ -10,6 +10,10 @@ Layout::
     retriever.json      what the run ships as its retriever when it is not the bridge alone: the tuned
                         hybrid's parts, weights per task and the validation split they were tuned on
                         (``biobridge.retrieval.retriever``)
+    smoothing_graphs.safetensors
+                        the nearest-candidate graphs the hybrid's candidate smoothing uses, each with a
+                        fingerprint of its pool's embeddings (a cache: rebuilt where it does not match;
+                        ``biobridge.baselines.candidate_smoothing``)
 
 ``sources`` says what the run was trained from: the KG directory, the embedding store and the split
 directory (stored as paths relative to the run directory, so a working directory can be moved or copied
@@ -59,6 +63,7 @@ from biobridge.kg.split import Split
 __all__ = [
     "CONFIG_FILE",
     "RETRIEVER_FILE",
+    "SMOOTHING_GRAPHS_FILE",
     "TRAIN_STATE_FILE",
     "WEIGHTS_FILE",
     "LoadedRun",
@@ -70,6 +75,7 @@ __all__ = [
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 RETRIEVER_FILE = "retriever.json"
+SMOOTHING_GRAPHS_FILE = "smoothing_graphs.safetensors"
 TRAIN_STATE_FILE = "train_state.safetensors"
 RUN_FORMAT = "biobridge-checkpoint-v1"
 # manifest fields of each node type's encoder that a run records
@@ -392,6 +398,11 @@ class TrainedRun:
         if tuned_for and self.weights_sha256 and tuned_for != self.weights_sha256:
             return None  # tuned for weights this checkpoint replaced (a run trained again over it)
         return record
+
+    @property
+    def smoothing_graphs_path(self) -> Path:
+        """Where the hybrid's candidate smoothing keeps its graphs (``CandidateSmoothing.save``)."""
+        return self.directory / SMOOTHING_GRAPHS_FILE
 
     def save_retriever(self, record: dict[str, Any]) -> None:
         """Write ``retriever.json`` (atomically); ``record["validation"]["split_dir"]``, if given as a path,

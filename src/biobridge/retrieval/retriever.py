@@ -16,8 +16,9 @@ Python API, multi-hop, the applications and the demo alike.
   ``alpha`` chosen on the same validation heads, the weights then tuned again;
   ``biobridge.baselines.candidate_smoothing``). Never tuned on test queries.
 
-``tune_hybrid`` makes the record ``retriever.json`` holds; ``build_retriever`` turns a run and its data into
-the scorer (``score`` for KG nodes, ``score_items`` for new sequences, SMILES or texts).
+``tune_hybrid`` makes the record ``retriever.json`` holds (and ``save_smoothing_graphs`` keeps the smoothing's
+nearest-candidate graphs beside it); ``build_retriever`` turns a run and its data into the scorer (``score`` for
+KG nodes, ``score_items`` for new sequences, SMILES or texts).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "build_retriever",
     "part_votes",
     "protein_hits",
+    "save_smoothing_graphs",
     "tune_hybrid",
 ]
 
@@ -118,6 +120,16 @@ def tune_hybrid(
     return fusion, record
 
 
+def save_smoothing_graphs(fusion: TunedScoreFusion, kg, run: TrainedRun) -> None:
+    """Keep in ``run`` the nearest-candidate graphs of the pools ``fusion`` smooths, built while tuning, so
+    that ``build_retriever`` reads them instead of building them again; none (and no file) without smoothing."""
+    if not fusion.smoothing:
+        run.smoothing_graphs_path.unlink(missing_ok=True)
+        return
+    types = {task.tail_type for task in discover_tasks(kg) if task.name in fusion.smoothing}
+    fusion.smoother.save(run.smoothing_graphs_path, types)
+
+
 def part_votes(record: dict[str, Any] | None, part: str) -> dict[str, dict]:
     """The ``{"k", "sharpness"}`` per task a run's ``retriever.json`` (``record``) chose for the vote ``part``;
     empty for runs without a hybrid, or made before the votes were tuned (they vote with ``k``)."""
@@ -144,5 +156,9 @@ def build_retriever(run: TrainedRun, model, kg, split, table, store) -> ItemScor
         fallback=record.get("fallback_weights"),  # absent in runs made before the gate
         gate=record.get("gate"),
         smoothing=smoothing,  # absent in runs made before the smoothing
-        smoother=CandidateSmoothing(table, record["smoothing_k"]) if smoothing else None,
+        smoother=(
+            CandidateSmoothing(table, record["smoothing_k"], saved=run.smoothing_graphs_path)
+            if smoothing
+            else None
+        ),
     )
