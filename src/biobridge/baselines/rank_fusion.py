@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from biobridge.evaluation.tasks import Task
 
@@ -49,6 +48,8 @@ class RankFusionScorer:
         }
 
     def score(self, task: Task, query_nodes: np.ndarray, candidate_nodes: np.ndarray) -> np.ndarray:
+        from scipy.stats import rankdata  # imported here: scipy.stats costs every command ~1 s at start-up
+
         out = np.zeros((len(query_nodes), len(candidate_nodes)), dtype=np.float64)
         for scorer, w in zip(self.scorers, self.weights, strict=True):
             s = np.asarray(scorer.score(task, query_nodes, candidate_nodes), dtype=np.float64)
