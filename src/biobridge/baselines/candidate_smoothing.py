@@ -56,7 +56,6 @@ class CandidateSmoothing:
         self.block = int(block)
         self.saved = saved  # a file written by ``save``, read when a pool's graph is first needed
         self._graphs: dict[tuple[str, bytes], sp.csr_matrix] = {}
-        self._fingerprints: dict[tuple[str, bytes], str] = {}
         self._stored: dict[tuple[str, bytes], tuple[str, sp.csr_matrix]] | None = None
 
     @property
@@ -68,24 +67,27 @@ class CandidateSmoothing:
         nodes = np.ascontiguousarray(candidate_nodes, dtype=np.int64)
         key = (node_type, nodes.tobytes())
         if key not in self._graphs:  # k entries per candidate: every pool of a KG's tasks fits
-            fingerprint, vectors, embedded = self._pool(node_type, nodes)
+            embedded, vectors = self._vectors(node_type, nodes)
             stored = self._read().get(key)
-            if stored is not None and stored[0] == fingerprint:
+            if stored is not None and stored[0] == self._fingerprint(node_type, nodes, embedded, vectors):
                 self._graphs[key] = stored[1]
             else:
                 self._graphs[key] = self._build(vectors, embedded, len(nodes))
-            self._fingerprints[key] = fingerprint
         return self._graphs[key]
 
-    def _pool(self, node_type: str, nodes: np.ndarray) -> tuple[str, torch.Tensor, np.ndarray]:
-        """The pool's fingerprint (``k``, its nodes, which have an embedding, their embeddings), its embedded
-        candidates' vectors and their places in the pool."""
+    def _vectors(self, node_type: str, nodes: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+        """The places in the pool of the candidates with an embedding, and their embeddings."""
         embedded = np.flatnonzero(self.table.has_embedding(nodes))
-        vectors = self.table.raw(node_type, nodes[embedded]).float().contiguous()
+        return embedded, self.table.raw(node_type, nodes[embedded]).float().contiguous()
+
+    def _fingerprint(
+        self, node_type: str, nodes: np.ndarray, embedded: np.ndarray, vectors: torch.Tensor
+    ) -> str:
+        """SHA-256 of ``k``, the pool, which of its candidates have an embedding, and their embeddings."""
         digest = hashlib.sha256(f"{self.k}|{node_type}|".encode())
         for array in (nodes, embedded, vectors.cpu().numpy()):
             digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest(), vectors, embedded
+        return digest.hexdigest()
 
     def _build(self, vectors: torch.Tensor, embedded: np.ndarray, n: int) -> sp.csr_matrix:
         k = min(self.k, len(embedded) - 1)
@@ -111,11 +113,11 @@ class CandidateSmoothing:
     def save(self, path: Path, node_types: Iterable[str]) -> None:
         """Write the graphs built so far of the pools of ``node_types`` to ``path`` (safetensors, atomically),
         each with its pool's fingerprint."""
-        tensors, entries = {}, []
-        kept = [key for key in self._graphs if key[0] in set(node_types)]
-        for i, key in enumerate(kept):
+        tensors, entries, node_types = {}, [], set(node_types)
+        for i, key in enumerate(key for key in self._graphs if key[0] in node_types):
             graph, nodes = self._graphs[key], np.frombuffer(key[1], dtype=np.int64)
-            entries.append({"node_type": key[0], "fingerprint": self._fingerprints[key]})
+            fingerprint = self._fingerprint(key[0], nodes, *self._vectors(key[0], nodes))
+            entries.append({"node_type": key[0], "fingerprint": fingerprint})
             tensors.update({f"{i}.nodes": nodes, f"{i}.indptr": graph.indptr, f"{i}.indices": graph.indices})
             tensors[f"{i}.values"] = graph.data
         metadata = {"format": GRAPHS_FORMAT, "graphs": json.dumps(entries)}

@@ -225,9 +225,9 @@ class _MixRanks:
         rows = np.ones(self.n_queries, dtype=bool) if rows is None else rows
         todo: dict[bytes, list[tuple[float, ...]]] = {}
         for point in dict.fromkeys(tuple(p) for p in points):
-            done = self._done.setdefault(point, np.zeros(self.n_queries, dtype=bool))
-            if (rows & ~done).any():
-                todo.setdefault((rows & ~done).tobytes(), []).append(point)
+            missing = rows & ~self._done.setdefault(point, np.zeros(self.n_queries, dtype=bool))
+            if missing.any():
+                todo.setdefault(missing.tobytes(), []).append(point)
         for key, group in todo.items():
             missing = np.frombuffer(key, dtype=bool)
             if missing.all():
